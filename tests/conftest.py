@@ -1,0 +1,30 @@
+"""Shared fixtures and paths."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SAMPLES = SHARED / "testdata" / "authors-samples"
+TINY_CONFIG = ROOT / "tests" / "data" / "tiny_config.yaml"
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+@pytest.fixture
+def authors_samples() -> Path:
+    """The authors' sample images (../shared beside the project; CI always has it)."""
+    if not SAMPLES.is_dir():
+        pytest.skip(f"authors' samples not found at {SAMPLES} (../shared is absent in this clone)")
+    return SAMPLES
+
+
+def tool_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for running the project's tools in a subprocess."""
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    return env
