@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 CORES ?= $(shell nproc)
 CONFIG ?= config.yaml
 PROFILE ?= workflow/profiles/default
+# The rules call the `xtalsym` CLI from the environment.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 SNAKEMAKE := $(BIN)/snakemake --workflow-profile $(PROFILE) --cores $(CORES)
 
 .PHONY: env run test lint format bench clean dag help
@@ -32,12 +34,13 @@ test: env  ## lint + unit, end-to-end and SLURM tests
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint --cores 1
 	$(BIN)/python -m pytest -q tests
 
 lint: env
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/snakefmt --check Snakefile workflow/rules
-	$(BIN)/snakemake --lint --configfile $(CONFIG)
+	$(BIN)/snakemake --lint --cores 1 --configfile $(CONFIG)
 
 format: env  ## format Python and Snakemake files in place
 	$(BIN)/ruff format src tests benchmarks

@@ -1,0 +1,47 @@
+"""The command line: one subcommand per stage plus predict, each with --help."""
+
+import subprocess
+
+import pytest
+import yaml
+
+from xtalsym.cli import _merge, build_parser
+from xtalsym.config import validate
+
+from .conftest import ROOT, tool_env
+
+COMMANDS = ["structures", "simulate", "shape", "split", "train", "evaluate", "predict"]
+
+
+def test_top_level_help_lists_every_stage():
+    text = build_parser().format_help()
+    for cmd in COMMANDS:
+        assert cmd in text
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_each_subcommand_has_help(cmd, tmp_path):
+    proc = subprocess.run(
+        [str(ROOT / ".venv/bin/xtalsym"), cmd, "--help"],
+        capture_output=True, text=True, env=tool_env(tmp_path), timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0
+    assert "usage: xtalsym " + cmd in proc.stdout
+
+
+def test_paper_config_is_valid():
+    base = yaml.safe_load((ROOT / "config.yaml").read_text())
+    paper = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    cfg = validate(_merge(base, paper))
+    assert cfg["shaping"]["input_size"] == 224 and cfg["train"]["blocks"] == [3, 6, 12, 8]
+    assert len(cfg["train"]["models"]) == 5
+
+
+def test_missing_input_is_a_clear_error(tmp_path):
+    proc = subprocess.run(
+        [str(ROOT / ".venv/bin/xtalsym"), "split", "--structures", str(tmp_path / "nope.parquet"),
+         "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, env=tool_env(tmp_path), timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "nope.parquet" in proc.stderr and "Traceback" not in proc.stderr
