@@ -18,9 +18,8 @@ import pytest
 import yaml
 
 from xtalsym import __version__
-from xtalsym.config import load
 
-from .conftest import ROOT, TINY_CONFIG, tool_env
+from .conftest import ROOT, TINY_CONFIG, effective_config, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -30,8 +29,9 @@ EVAL_RULES = {"evaluate_model", "evaluate_robustness", "build_report"}
 
 
 def snakemake(results: Path, tmp: Path, *extra: str, configfile: Path = TINY_CONFIG):
-    cmd = [SNAKEMAKE, "--cores", "2", "--configfile", str(configfile),
-           "--config", f"results={results}", *extra]  # fmt: skip
+    # Targets first: anything after --config would be read as more key=value pairs.
+    cmd = [SNAKEMAKE, *extra, "--cores", "2", "--configfile", str(configfile),
+           "--config", f"results={results}"]  # fmt: skip
     return subprocess.run(
         cmd, cwd=ROOT, capture_output=True, text=True, env=tool_env(tmp), timeout=1200
     )
@@ -69,7 +69,7 @@ def run(tmp_path_factory):
 
 def test_every_artifact_exists_with_documented_shape(run):
     tmp, r = run
-    cfg = load(TINY_CONFIG)
+    cfg = effective_config(TINY_CONFIG)
     classes = cfg["classes"]
 
     s = pd.read_parquet(r / "structures/structures.parquet")

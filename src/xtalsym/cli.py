@@ -180,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, metavar="BUNDLE", help="results/models/<name>")
     p.add_argument("--shaped", action="store_true", help="images are already shaped")
     p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--symprec", type=float, default=0.01, help="spglib tolerance, Å")
+    p.add_argument(
+        "--clean",
+        action="store_true",
+        help="simulate noise-free patterns (default: the model's training noise, fixed seed)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     return ap
 
@@ -194,7 +200,14 @@ def dispatch(args: argparse.Namespace) -> int:
     if cmd == "predict":
         from .predict import format_predictions, predict
 
-        results = predict(args.inputs, args.model, shaped=args.shaped, top_k=args.top_k)
+        results = predict(
+            args.inputs,
+            args.model,
+            shaped=args.shaped,
+            top_k=args.top_k,
+            symprec=args.symprec,
+            clean=args.clean,
+        )
         print(json.dumps(results, indent=2) if args.json else format_predictions(results))
         return 0
 

@@ -31,6 +31,11 @@ def parent(path):
     return os.path.dirname(path)
 
 
+def full_config():
+    """The whole config: the report shows it, so any change rebuilds the (cheap) report."""
+    return json.dumps(config, sort_keys=True)
+
+
 def split_params():
     """The train rule reads split.imbalance only."""
     return {"split": {"imbalance": config["split"]["imbalance"]}}

@@ -78,7 +78,7 @@ rule build_report:
         mem_mb=2000,
         runtime=30,
     params:
-        cfg=stage_params("classes", "evaluate"),
+        cfg=full_config(),
         robustness=lambda w, input: (
             f"--robustness {input.robustness[0]}" if input.robustness else ""
         ),

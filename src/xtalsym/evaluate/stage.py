@@ -1,0 +1,205 @@
+"""The evaluate stage: a trained model on the test split, metrics, predictions and figures.
+
+Outputs (docs/artifacts.md, evaluate row) in ``out_dir``: ``metrics.json`` (see
+:func:`xtalsym.evaluate.metrics.compute_metrics`, plus the model's card summary and the data it
+was measured on), ``predictions.csv`` (``id``, ``true``, ``pred``, ``p_pred``, ``p_true``,
+``top5``: the five best space groups, best first, space-separated), ``per_class.csv``
+(``spacegroup``, ``symbol``, ``crystal_system``, ``precision``, ``recall``, ``f1``,
+``support``, ``predicted``), ``confusion_sg.png`` and ``confusion_cs.png``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ..io import read_ids, write_json, write_table
+from ..spacegroups import crystal_system
+from . import figures
+from .inputs import default_device, sg_symbol
+from .metrics import compute_metrics, confusion_matrix, per_class, top_k
+
+logger = logging.getLogger(__name__)
+
+# Bytes of images read from HDF5 at once (chunk-aligned slabs, never one read per crystal).
+SLAB_BYTES = 64 << 20
+# Card keys copied into metrics.json, so a metrics file says what it measured.
+CARD_KEYS = (
+    "name",
+    "arch",
+    "arch_params",
+    "input_mode",
+    "input_size",
+    "data_source",
+    "config_hash",
+    "xtalsym_version",
+    "best_epoch",
+    "patterns",
+    "shaping",
+)
+
+
+def card_summary(card: dict[str, Any]) -> dict[str, Any]:
+    return {k: card[k] for k in CARD_KEYS if k in card}
+
+
+def iter_rows(
+    images_path: str | os.PathLike, rows: np.ndarray, variant: int = 0
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (positions into ``rows``, uint8 images (n, 3, C, S, S)) for ascending file rows.
+
+    Reads contiguous chunk-aligned slabs of the ``images`` dataset and keeps the wanted rows.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    with h5py.File(images_path, "r") as h5:
+        ds = h5["images"]
+        n_file = ds.shape[0]
+        chunk = ds.chunks[0] if ds.chunks else 1
+        row_bytes = int(np.prod(ds.shape[1:]))
+        step = max(chunk, (SLAB_BYTES // max(1, row_bytes)) // chunk * chunk)
+        for start in range(0, n_file, step):
+            lo, hi = np.searchsorted(rows, [start, start + step])
+            if hi > lo:
+                slab = ds[start : min(start + step, n_file), variant]
+                yield np.arange(lo, hi), slab[rows[lo:hi] - start]
+
+
+def per_class_table(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[int]) -> pd.DataFrame:
+    cm = confusion_matrix(y_true, y_pred, len(classes))
+    pc = per_class(cm)
+    return pd.DataFrame(
+        {
+            "spacegroup": list(classes),
+            "symbol": [sg_symbol(c) for c in classes],
+            "crystal_system": [crystal_system(c) for c in classes],
+            "precision": pc["precision"],
+            "recall": pc["recall"],
+            "f1": pc["f1"],
+            "support": pc["support"],
+            "predicted": cm.sum(axis=0),
+        }
+    )
+
+
+def write_evaluation(
+    out_dir: str | os.PathLike,
+    ids: Sequence[str],
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    card: dict[str, Any],
+    *,
+    top_k_extra: int = 5,
+    data: dict[str, Any] | None = None,
+    prefix: str = "",
+    metrics_path: str | os.PathLike | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Metrics, predictions, per-class table and both confusion figures of one prediction set.
+
+    ``y_true``: class indices into ``card["classes"]``; ``proba``: (N, K) in that order.
+    Files go to ``out_dir`` as ``{prefix}predictions.csv`` etc.; the metrics JSON to
+    ``metrics_path`` (default ``out_dir/metrics.json``), with ``extra`` keys added. Returns
+    the metrics.
+    """
+    out = Path(out_dir)
+    classes = [int(c) for c in card["classes"]]
+    cls = np.asarray(classes)
+    y_true = np.asarray(y_true, dtype=np.int64)
+    metrics = compute_metrics(y_true, proba, classes, top_k_extra)
+    metrics["model"] = card_summary(card)
+    metrics["data"] = dict(data or {})
+    metrics["top_k"] = int(top_k_extra)
+    metrics.update(extra or {})
+
+    best = top_k(proba, 5)
+    y_pred = best[:, 0] if len(y_true) else np.zeros(0, np.int64)
+    rows = np.arange(len(y_true))
+    predictions = pd.DataFrame(
+        {
+            "id": list(ids),
+            "true": cls[y_true],
+            "pred": cls[y_pred],
+            "p_pred": np.round(proba[rows, y_pred], 6),
+            "p_true": np.round(proba[rows, y_true], 6),
+            "top5": [" ".join(map(str, cls[b])) for b in best],
+        }
+    )
+    write_table(out / f"{prefix}predictions.csv", predictions)
+    write_table(out / f"{prefix}per_class.csv", per_class_table(y_true, y_pred, classes))
+
+    name = card.get("name", "model")
+    title = (
+        f"{name}: n = {metrics['n']}, space-group top-1 {metrics['sg_top1']:.3f}, "
+        f"crystal system {metrics['cs_accuracy']:.3f}"
+    )
+    cm = confusion_matrix(y_true, y_pred, len(classes))
+    figures.plot_confusion_sg(cm, classes, out / f"{prefix}confusion_sg.png", title)
+    figures.plot_confusion_cs(
+        np.asarray(metrics["cs_confusion"]), out / f"{prefix}confusion_cs.png", title
+    )
+    write_json(metrics_path or out / "metrics.json", metrics)
+    logger.info("%s", title)
+    return metrics
+
+
+def run_evaluation(
+    cfg: dict[str, Any],
+    model_dir: str | os.PathLike,
+    images_path: str | os.PathLike,
+    split_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+) -> dict[str, Any]:
+    """Evaluate the bundle in ``model_dir`` on the test split (variant 0) of ``images_path``.
+
+    Classes come from the model card; crystals of other space groups are dropped (warned).
+    Writes the files of the module docstring into ``out_dir`` and returns the metrics.
+    """
+    from ..train import load_bundle, predict_proba
+    from ..train.data import read_split_rows
+
+    device = default_device()
+    model, card = load_bundle(model_dir, device=device)
+    classes = [int(c) for c in card["classes"]]
+    cfg_classes = cfg.get("classes")
+    if cfg_classes is not None:
+        from ..spacegroups import resolve_classes
+
+        if resolve_classes(cfg_classes) != classes:
+            logger.warning("config classes differ from the model card's; using the card's")
+    with h5py.File(images_path, "r") as h5:
+        mode = h5.attrs.get("mode")
+        all_ids = read_ids(h5)
+    if mode is not None and str(mode) != card["input_mode"]:
+        raise ValueError(
+            f"{images_path} holds {mode} images but model {card.get('name')!r} was trained on "
+            f"{card['input_mode']} images"
+        )
+    test = read_split_rows(images_path, split_path, classes)["test"]
+    if len(test) == 0:
+        raise ValueError(f"{split_path}: no test crystals of the model's classes")
+    proba = np.zeros((len(test), len(classes)), dtype=np.float32)
+    with tqdm(total=len(test), desc=f"evaluate {card.get('name', '')}", unit="crystal") as bar:
+        for pos, images in iter_rows(images_path, test.rows, variant=0):
+            proba[pos] = predict_proba(model, card, images, device=device)
+            bar.update(len(pos))
+    data = {
+        "split": "test",
+        "variant": 0,
+        "images": str(images_path),
+        "split_file": str(split_path),
+    }
+    top_k_cfg = int(cfg.get("evaluate", {}).get("top_k", 5))
+    return write_evaluation(
+        out_dir, all_ids[test.rows], test.labels, proba, card, top_k_extra=top_k_cfg, data=data
+    )
+
+
+__all__ = ["iter_rows", "per_class_table", "run_evaluation", "write_evaluation"]

@@ -1,0 +1,76 @@
+"""Model builders: the MSDN and the baselines it is compared with (docs/models.md).
+
+``msdn`` takes (B, 3 streams, 3 channels, S, S); the stacked-channel architectures
+(``densenet_stacked``, ``vgg``, ``resnet``) take (B, 3, S, S), one channel per beam axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from .baselines import VGG, ResNet
+from .msdn import MSDN, NORMS, DenseNetStacked
+
+#: Architecture names accepted by :func:`build_model` (config ``train.models.*.arch``).
+ARCHS: tuple[str, ...] = ("msdn", "densenet_stacked", "vgg", "resnet")
+#: Architectures whose input is the three patterns stacked as channels, (B, 3, S, S).
+STACKED_ARCHS: frozenset[str] = frozenset({"densenet_stacked", "vgg", "resnet"})
+
+
+def build_model(
+    arch: str,
+    n_classes: int,
+    *,
+    growth: int = 32,
+    blocks: Sequence[int] = (3, 6, 12, 8),
+    stem: int = 32,
+    dropout: float = 0.2,
+    input_size: int = 224,
+    norm: str = "batch",
+) -> nn.Module:
+    """A freshly initialised model (uses torch's global RNG: seed it first).
+
+    ``growth``, ``blocks`` and ``stem`` set the DenseNet width and depth (msdn,
+    densenet_stacked); the VGG and ResNet baselines take their base width as 2 x ``stem``.
+    ``input_size`` is the square input side in pixels that ``forward`` accepts. ``norm``
+    (msdn, densenet_stacked): ``batch`` = parameter-free BatchNorm after each convolution,
+    ``none`` = no normalisation, the authors' network exactly; either way the MSDN counts
+    1,542,424 trainable parameters at the paper's settings (docs/models.md).
+    """
+    if arch not in ARCHS:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    if n_classes < 1:
+        raise ValueError(f"n_classes must be >= 1, got {n_classes}")
+    if arch in ("msdn", "densenet_stacked"):
+        cls = MSDN if arch == "msdn" else DenseNetStacked
+        return cls(
+            n_classes,
+            growth=int(growth),
+            blocks=tuple(int(b) for b in blocks),
+            stem=int(stem),
+            dropout=float(dropout),
+            input_size=int(input_size),
+            norm=norm,
+        )
+    cls = VGG if arch == "vgg" else ResNet
+    return cls(n_classes, width=2 * int(stem), dropout=float(dropout), input_size=int(input_size))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable scalars (parameters with ``requires_grad``)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+__all__ = [
+    "ARCHS",
+    "MSDN",
+    "NORMS",
+    "STACKED_ARCHS",
+    "VGG",
+    "DenseNetStacked",
+    "ResNet",
+    "build_model",
+    "count_parameters",
+]

@@ -1,0 +1,200 @@
+"""The multistream DenseNet (MSDN) and its single-stream, stacked-channel sibling.
+
+Layout from the authors' checkpoint (docs/models.md): a DenseNet backbone shared by the three
+streams (beam along x, y, z), one linear head per stream, the three logits summed; at the
+paper's settings 1,542,424 trainable parameters, which leaves no room for BatchNorm's affine
+scale and shift (their checkpoint has no normalisation variables at all).
+
+Choices the checkpoint does not record (docs/models.md):
+- normalisation ``norm``: ``batch`` (default) = BatchNorm without affine parameters after
+  every convolution: running statistics only, no trainable parameters, so the count is
+  unchanged; it makes the deep un-normalised stack train several times faster at small
+  budgets. ``none`` = the authors' network exactly;
+- post-activation, conv (with bias) -> [norm] -> ReLU, for every convolution;
+- stem: 7 x 7 conv stride 2, then 3 x 3 max pooling stride 2 (the DenseNet-121 stem);
+- transitions: 1 x 1 conv (no compression) -> [norm] -> ReLU -> 2 x 2 average pooling (ceil
+  mode, so inputs as small as 16 pixels still reach the last block);
+- global average pooling, dropout on the pooled features, then the heads;
+- Kaiming-normal initialisation (fan-in, ReLU gain) and zero biases, which keeps activations
+  at a stable scale through the depth when there is no normalisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NORMS: tuple[str, ...] = ("batch", "none")
+
+
+def _norm(channels: int, norm: str) -> nn.Module:
+    """Parameter-free BatchNorm (no affine scale or shift: running statistics only), or none."""
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+    return nn.BatchNorm2d(channels, affine=False) if norm == "batch" else nn.Identity()
+
+
+class _DenseLayer(nn.Module):
+    """1 x 1 conv (-> growth) -> [norm] -> ReLU -> 3 x 3 conv (-> growth) -> [norm] -> ReLU;
+    both convolutions with biases."""
+
+    def __init__(self, in_channels: int, growth: int, norm: str) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, growth, kernel_size=1)
+        self.norm1 = _norm(growth, norm)
+        self.conv2 = nn.Conv2d(growth, growth, kernel_size=3, padding=1)
+        self.norm2 = _norm(growth, norm)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.norm1(self.conv1(x)))
+        return F.relu(self.norm2(self.conv2(x)))
+
+
+class _DenseBlock(nn.Module):
+    """Each layer sees the concatenation of the block input and every earlier layer's output."""
+
+    def __init__(self, n_layers: int, in_channels: int, growth: int, norm: str) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            _DenseLayer(in_channels + i * growth, growth, norm) for i in range(n_layers)
+        )
+        self.out_channels = in_channels + n_layers * growth
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for layer in self.layers:
+            features.append(layer(torch.cat(features, 1)))
+        return torch.cat(features, 1)
+
+
+class _Transition(nn.Sequential):
+    """1 x 1 conv without compression -> [norm] -> ReLU -> 2 x 2 average pooling."""
+
+    def __init__(self, channels: int, norm: str) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, kernel_size=1)
+        self.norm = _norm(channels, norm)
+        self.relu = nn.ReLU(inplace=True)
+        self.pool = nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True)
+
+
+class DenseNetBackbone(nn.Module):
+    """Stem, dense blocks and transitions, global average pooling -> (B, out_features)."""
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        stem: int = 32,
+        growth: int = 32,
+        blocks: Sequence[int] = (3, 6, 12, 8),
+        norm: str = "batch",
+    ) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, stem, kernel_size=7, stride=2, padding=3),
+            _norm(stem, norm),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+        )
+        stages: list[nn.Module] = []
+        channels = stem
+        for i, n_layers in enumerate(blocks):
+            block = _DenseBlock(int(n_layers), channels, growth, norm)
+            stages.append(block)
+            channels = block.out_channels
+            if i < len(blocks) - 1:
+                stages.append(_Transition(channels, norm))
+        self.features = nn.Sequential(*stages)
+        self.out_features = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(self.stem(x))
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+
+
+def init_weights(module: nn.Module) -> None:
+    """Kaiming-normal (fan-in, ReLU) convolutions and linears, zero biases, unit BatchNorm."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d) and m.affine:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def check_input(x: torch.Tensor, ndim: int, channels: tuple[int, ...], size: int) -> None:
+    """Raise a clear ValueError when ``x`` is not (B, *channels, size, size)."""
+    want = (*channels, size, size)
+    if x.ndim != ndim or tuple(x.shape[1:]) != want:
+        raise ValueError(
+            f"expected input of shape (B, {', '.join(map(str, want))}), got {tuple(x.shape)}"
+        )
+
+
+class MSDN(nn.Module):
+    """Multistream DenseNet: one shared backbone over the x, y, z streams, a head per stream.
+
+    Input (B, 3 streams, 3 RGB channels, S, S) float in [0, 1]; output logits (B, n_classes),
+    the sum of the three heads' logits.
+    """
+
+    n_streams = 3
+
+    def __init__(
+        self,
+        n_classes: int,
+        *,
+        growth: int = 32,
+        blocks: Sequence[int] = (3, 6, 12, 8),
+        stem: int = 32,
+        dropout: float = 0.2,
+        input_size: int = 224,
+        norm: str = "batch",
+    ) -> None:
+        super().__init__()
+        self.input_size = int(input_size)
+        self.backbone = DenseNetBackbone(3, stem, growth, blocks, norm)
+        self.dropout = nn.Dropout(dropout)
+        self.heads = nn.ModuleList(
+            nn.Linear(self.backbone.out_features, n_classes) for _ in range(self.n_streams)
+        )
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, 5, (self.n_streams, 3), self.input_size)
+        b = x.shape[0]
+        # All streams through the shared backbone in one batch of 3B images.
+        feats = self.backbone(x.flatten(0, 1)).view(b, self.n_streams, -1)
+        feats = self.dropout(feats)
+        return sum(head(feats[:, i]) for i, head in enumerate(self.heads))
+
+
+class DenseNetStacked(nn.Module):
+    """Single-stream DenseNet on the three patterns stacked as channels (B, 3, S, S)."""
+
+    def __init__(
+        self,
+        n_classes: int,
+        *,
+        growth: int = 32,
+        blocks: Sequence[int] = (3, 6, 12, 8),
+        stem: int = 32,
+        dropout: float = 0.2,
+        input_size: int = 224,
+        norm: str = "batch",
+    ) -> None:
+        super().__init__()
+        self.input_size = int(input_size)
+        self.backbone = DenseNetBackbone(3, stem, growth, blocks, norm)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.backbone.out_features, n_classes)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, 4, (3,), self.input_size)
+        return self.head(self.dropout(self.backbone(x)))

@@ -1,0 +1,38 @@
+"""The patterns stage: kinematic 2D spot diffraction patterns along x, y, z, with noise.
+
+Public API: :func:`simulate_patterns` (one structure -> (3, size, size) uint8),
+:func:`run_simulation` (structures.parquet -> patterns.h5), :func:`plot_examples`.
+Lower level, for validation and reuse: :func:`prepare`, :func:`reflections`,
+:func:`simulate_crystal`, :class:`Settings`, :func:`crystal_from_structure`.
+"""
+
+from .crystal import Crystal, crystal_from_structure
+from .physics import BEAM_FRAMES
+from .simulate import (
+    CrystalTables,
+    Reflections,
+    Settings,
+    excited,
+    prepare,
+    reflections,
+    simulate_crystal,
+    simulate_patterns,
+)
+from .stage import plot_examples, run_simulation, tune_allocator
+
+__all__ = [
+    "BEAM_FRAMES",
+    "Crystal",
+    "CrystalTables",
+    "Reflections",
+    "Settings",
+    "crystal_from_structure",
+    "excited",
+    "plot_examples",
+    "prepare",
+    "reflections",
+    "run_simulation",
+    "simulate_crystal",
+    "simulate_patterns",
+    "tune_allocator",
+]

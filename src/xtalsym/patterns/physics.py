@@ -1,0 +1,122 @@
+"""Kinematic diffraction: reciprocal lattice, Ewald-sphere excitation error, shape factor,
+structure factors and the projection onto the detector.
+
+Conventions (docs/simulation-notes in the spec): reciprocal vectors without the 2π, so
+|g| = 1/d in Å⁻¹; s = sinθ/λ = |g|/2; fractional coordinates r_j.
+
+Beams and detector axes (``BEAM_FRAMES``): each beam n has detector axes (u, v), a
+right-handed frame (u × v = n), cyclic in x, y, z so that a cubic crystal gives the same image
+along all three:
+
+    beam x: u = y, v = z      beam y: u = z, v = x      beam z: u = x, v = y
+
+A reflection lands at (u, v) = (g·u, g·v) in Å⁻¹ (small-angle projection: the spot lies at the
+component of g perpendicular to the beam).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# (beam, row): rows n, u, v of each beam's frame; beams in the order x, y, z.
+BEAM_FRAMES = np.array(
+    [
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],  # beam x: u = y, v = z
+        [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]],  # beam y: u = z, v = x
+        [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],  # beam z: u = x, v = y
+    ]
+)
+
+SHAPES = ("gaussian", "sinc2")
+
+
+def reciprocal_basis(lattice: np.ndarray) -> np.ndarray:
+    """Rows a*, b*, c* (Å⁻¹, no 2π) of the lattice with rows a, b, c (Å): a_i · a*_j = δ_ij."""
+    return np.linalg.inv(lattice).T
+
+
+def enumerate_hkl(lattice: np.ndarray, g_max: float) -> np.ndarray:
+    """All integer (h, k, l) with |g| <= g_max (Å⁻¹), in Friedel order; (1 + 2P, 3) int.
+
+    Row 0 is (0, 0, 0); rows 1..P the half with the first non-zero index positive; rows
+    P+1..2P their opposites -hkl in the same order, so that Friedel mates can share work.
+    |h| = |g · a| <= g_max |a| bounds the search box, then the sphere is cut out of it.
+    """
+    bounds = np.floor(g_max * np.linalg.norm(lattice, axis=1) + 1e-9).astype(int)
+    axes = [np.arange(-b, b + 1) for b in bounds]
+    hkl = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    h, k, m = hkl.T
+    positive = (h > 0) | ((h == 0) & ((k > 0) | ((k == 0) & (m > 0))))
+    hkl = hkl[positive]
+    g = hkl @ reciprocal_basis(lattice)
+    half = hkl[np.einsum("ij,ij->i", g, g) <= g_max * g_max * (1 + 1e-12)]
+    return np.concatenate([np.zeros((1, 3), dtype=half.dtype), half, -half])
+
+
+def excitation_errors(g: np.ndarray, normals: np.ndarray, wavelength: float) -> np.ndarray:
+    """Excitation error s_g = 1/λ - |k0 + g| (Å⁻¹) of each g (m, 3) for each beam (B, 3).
+
+    k0 = n/λ. Written as -(2 g·n/λ + |g|²) / (1/λ + |k0 + g|) to avoid the cancellation of two
+    numbers near 1/λ; ≈ -(g·n) - λ|g|²/2. Returns (m, B); positive inside the Ewald sphere.
+    """
+    k = 1.0 / wavelength
+    gn = g @ normals.T  # (m, B)
+    g2 = np.einsum("ij,ij->i", g, g)[:, None]
+    norm_kg = np.sqrt(k * k + 2 * k * gn + g2)
+    return -(2 * k * gn + g2) / (k + norm_kg)
+
+
+def shape_factor(s: np.ndarray, thickness: float, kind: str = "gaussian") -> np.ndarray:
+    """Kinematic shape factor of a slab of ``thickness`` t (Å) at excitation error s (Å⁻¹).
+
+    sinc2: sinc²(π t s), the exact slab rod, with zeros at s = k/t. gaussian: exp(-π (t s)²),
+    the Gaussian with the same peak (1) and integral (1/t) as sinc², a smooth stand-in for a
+    specimen of varying thickness: no zero rings in zone-axis patterns.
+    """
+    ts = thickness * s
+    if kind == "gaussian":
+        return np.exp(-np.pi * ts * ts)
+    if kind == "sinc2":
+        return np.sinc(ts) ** 2  # numpy's sinc(x) = sin(πx)/(πx)
+    raise ValueError(f"shape must be one of {SHAPES}, not {kind!r}")
+
+
+def s_tolerance(thickness: float, kind: str, cutoff: float) -> float:
+    """Largest |s| (Å⁻¹) whose shape-factor envelope is still >= ``cutoff``.
+
+    gaussian: exp(-π t² s²) = cutoff; sinc2: its envelope 1/(π t s)² = cutoff.
+    """
+    if kind == "gaussian":
+        return float(np.sqrt(np.log(1.0 / cutoff) / np.pi) / thickness)
+    return float(1.0 / (np.pi * thickness * np.sqrt(cutoff)))
+
+
+def structure_factor_sq(
+    hkl: np.ndarray,
+    f_el: np.ndarray,
+    frac: np.ndarray,
+    occ: np.ndarray,
+    species: np.ndarray,
+) -> np.ndarray:
+    """|F(g)|² for each hkl (m, 3).
+
+    F(g) = Σ_j occ_j f_{e(j)}(g) exp(2πi hkl·r_j); ``f_el`` (n_el, m) holds each element's
+    scattering factor at each g, Debye-Waller factor included. The sum over scatterers is done
+    per element as a real matrix product: (m, n) phases @ (n, n_el) occupancy weights.
+    """
+    phase = (2 * np.pi) * (hkl @ frac.T)  # (m, n)
+    weights = np.zeros((frac.shape[0], f_el.shape[0]))
+    weights[np.arange(frac.shape[0]), species] = occ
+    re = np.einsum("me,em->m", np.cos(phase) @ weights, f_el)
+    im = np.einsum("me,em->m", np.sin(phase) @ weights, f_el)
+    return re * re + im * im
+
+
+def detector_pixels(uv: np.ndarray, size: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Image row and column (float pixels) of detector coordinates uv (..., 2) in Å⁻¹.
+
+    The direct beam sits at pixel (size/2, size/2); columns grow with u, rows shrink with v
+    (v points up on screen): the (u, v) plane seen with the beam n pointing at the viewer.
+    """
+    c = size / 2
+    return c - uv[..., 1] / scale, c + uv[..., 0] / scale

@@ -1,0 +1,306 @@
+"""The patterns stage: structures.parquet -> patterns.h5 (streamed, parallel) and a figure.
+
+Memory stays bounded whatever N: the Parquet table is read in batches of ``chunk_size`` rows
+(rounded up to whole HDF5 chunks), at most 2 x ``workers`` batches are in flight, and each
+finished batch goes straight into the preallocated HDF5 dataset (N known from the Parquet
+metadata), in row order. Workers also deflate their HDF5 chunks, which the parent writes with
+``write_direct_chunk``: gzip would otherwise cap the whole run at one core's speed.
+
+A structure that fails to simulate (e.g. an element without tabulated scattering factors) does
+not stop the run: its rows get all-zero patterns, so every dataset stays row-aligned with the
+structures table, and it is logged and listed with its reason in the file attribute ``failed``
+(JSON list of {"id", "reason"}), for downstream stages to drop if they wish. If every
+structure fails, the run raises instead (that is a bug or a wrong input, not bad luck).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import logging
+import multiprocessing as mp
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from ..io import atomic_path, derive_seed, image_dataset, stamp_attrs
+from ..spacegroups import crystal_system
+from .crystal import crystal_from_structure
+from .simulate import Settings, prepare, simulate_crystal
+
+logger = logging.getLogger(__name__)
+
+DETECTOR_AXES = (
+    "beams x, y, z; detector axes beam x: u=y, v=z; beam y: u=z, v=x; beam z: u=x, v=y; "
+    "column = W/2 + (g.u)/scale, row = H/2 - (g.v)/scale"
+)
+# HDF5 chunks of at most ~1 MB, the default chunk cache, so row-wise readers stay fast.
+CHUNK_BYTES = 1_000_000
+
+
+def tune_allocator() -> bool:
+    """Let glibc keep freed memory in this process (a process-wide setting; True if applied).
+
+    Each crystal allocates and frees megabyte arrays of slightly different sizes; by default
+    glibc hands such memory back to the OS at once and faults it in again on the next crystal,
+    which costs more than the arithmetic (about 2x per noisy crystal). Raising the trim and
+    mmap thresholds (to 256 MB and 64 MB) keeps it in the heap. A no-op outside glibc.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    return bool(mallopt(m_trim_threshold, 256 << 20)) and bool(mallopt(m_mmap_threshold, 64 << 20))
+
+
+def variant_seeds(seed: int, structure_id: str, n_variants: int) -> list[int]:
+    """The noise seed of each variant of one crystal."""
+    return [derive_seed(seed, "patterns", structure_id, v) for v in range(n_variants)]
+
+
+def simulate_chunk(
+    ids: list[str], structures: list[str], params: dict[str, Any], seed: int
+) -> tuple[np.ndarray, list[dict[str, str]]]:
+    """Patterns (n, V, 3, size, size) uint8 of structures given as pymatgen JSON strings.
+
+    Failed structures get zeros and an entry {"id", "reason"} in the returned list.
+    """
+    settings = Settings.from_params(params)
+    n_var, size = int(params["n_variants"]), settings.size
+    out = np.zeros((len(ids), n_var, 3, size, size), dtype=np.uint8)
+    failed = []
+    for i, (sid, text) in enumerate(zip(ids, structures, strict=True)):  # crystals
+        try:
+            tables = prepare(crystal_from_structure(text), settings)
+            out[i] = simulate_crystal(tables, settings, variant_seeds(seed, sid, n_var))
+        except Exception as e:  # one bad structure must not stop 100k others
+            failed.append({"id": sid, "reason": f"{type(e).__name__}: {e}"})
+    return out, failed
+
+
+def compress_rows(patterns: np.ndarray, chunk_rows: int, level: int) -> list[bytes]:
+    """HDF5 chunks of ``patterns`` (n, ...) uint8, ``chunk_rows`` rows each (the last padded
+    with zeros), deflated as the dataset's filters would: shuffle is the identity on 1-byte
+    data, and HDF5's deflate filter writes a zlib stream at the given level."""
+    out = []
+    for r in range(0, len(patterns), chunk_rows):  # a few chunks per task
+        block = patterns[r : r + chunk_rows]
+        if len(block) < chunk_rows:
+            pad = np.zeros((chunk_rows - len(block), *block.shape[1:]), dtype=np.uint8)
+            block = np.concatenate([block, pad])
+        out.append(zlib.compress(np.ascontiguousarray(block).tobytes(), level))
+    return out
+
+
+def _simulate_compressed(
+    ids: list[str],
+    structures: list[str],
+    params: dict[str, Any],
+    seed: int,
+    chunk_rows: int,
+    level: int,
+) -> tuple[list[bytes], list[dict[str, str]]]:
+    """simulate_chunk, then compress in the worker: the parent only writes bytes, so gzip
+    does not serialise the run on one core."""
+    patterns, failed = simulate_chunk(ids, structures, params, seed)
+    return compress_rows(patterns, chunk_rows, level), failed
+
+
+def _batches(
+    pf: pq.ParquetFile, chunk_size: int
+) -> Iterator[tuple[list[str], np.ndarray, list[str]]]:
+    for batch in pf.iter_batches(batch_size=chunk_size, columns=["id", "spacegroup", "structure"]):
+        cols = batch.to_pydict()
+        yield cols["id"], np.asarray(cols["spacegroup"], dtype=np.int64), cols["structure"]
+
+
+class _Done:
+    """A finished result with the AsyncResult interface (workers = 1: in-process, no pickling)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def get(self) -> Any:
+        return self.value
+
+
+@contextlib.contextmanager
+def _pool(workers: int) -> Iterator[Callable[..., Any]]:
+    """Yield submit(fn, *args) -> object with .get(); worker processes when workers > 1.
+
+    The simulating process(es) get tune_allocator(). The pool starts all its processes here,
+    before the HDF5 file is opened and the progress bar's thread exists; fork lets them inherit the imported modules (spawn would re-import
+    pymatgen in every worker).
+    """
+    if workers <= 1:
+        tune_allocator()
+        yield lambda fn, *args: _Done(fn(*args))
+        return
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    with mp.get_context(method).Pool(workers, initializer=tune_allocator) as pool:
+        yield lambda fn, *args: pool.apply_async(fn, args)
+
+
+def _check_direct_write(ds: h5py.Dataset) -> None:
+    """compress_rows reproduces exactly this filter pipeline; fail loudly if it changes."""
+    if ds.compression != "gzip" or ds.dtype != np.uint8 or ds.scaleoffset or ds.fletcher32:
+        raise RuntimeError(f"unexpected HDF5 filters on {ds.name}: cannot write chunks directly")
+
+
+def run_simulation(
+    cfg: dict[str, Any],
+    structures_path: str | Path,
+    out_path: str | Path,
+    figure_path: str | Path | None = None,
+) -> None:
+    """Simulate every structure of ``structures_path`` into ``out_path`` (patterns.h5).
+
+    Reads only cfg["patterns"] and cfg["seed"]. Datasets: ``patterns`` uint8
+    (N, V, 3, size, size), ``ids`` str (N,), ``spacegroup`` int (N,), row-aligned with the
+    Parquet table; attributes: the config slice (stamp_attrs), ``failed``, ``detector_axes``.
+    """
+    params, seed = cfg["patterns"], int(cfg["seed"])
+    settings = Settings.from_params(params)
+    n_var, size = int(params["n_variants"]), settings.size
+    workers, chunk = int(params["workers"]), int(params["chunk_size"])
+    pf = pq.ParquetFile(structures_path)
+    n = pf.metadata.num_rows
+    row_bytes = n_var * 3 * size * size
+    failed: list[dict[str, str]] = []
+    logger.info("simulating %d structures x %d variants with %d worker(s)", n, n_var, workers)
+    with (
+        _pool(workers) as submit,
+        atomic_path(out_path) as tmp,
+        h5py.File(tmp, "w") as h5,
+    ):
+        ds = image_dataset(
+            h5, "patterns", (n, n_var, 3, size, size), chunk_rows=max(1, CHUNK_BYTES // row_bytes)
+        )
+        _check_direct_write(ds)
+        rows_per_chunk, level = ds.chunks[0], int(ds.compression_opts)
+        # tasks cover whole HDF5 chunks, so each task's chunks are written as they come
+        task_rows = -(-chunk // rows_per_chunk) * rows_per_chunk
+        ds_ids = h5.create_dataset("ids", shape=(n,), dtype=h5py.string_dtype())
+        ds_sg = h5.create_dataset("spacegroup", shape=(n,), dtype=np.int64)
+        pending: deque[tuple[int, list[str], np.ndarray, Any]] = deque()
+        start = 0
+        with tqdm(total=n, unit="crystal", desc="patterns", mininterval=2.0) as bar:
+
+            def drain_one() -> None:
+                at, ids, sgs, fut = pending.popleft()
+                blocks, bad = fut.get()
+                for k, data in enumerate(blocks):
+                    ds.id.write_direct_chunk((at + k * rows_per_chunk, 0, 0, 0, 0), data)
+                ds_ids[at : at + len(ids)] = ids
+                ds_sg[at : at + len(ids)] = sgs
+                for f in bad:
+                    logger.warning("structure %s failed to simulate: %s", f["id"], f["reason"])
+                failed.extend(bad)
+                bar.update(len(ids))
+
+            for ids, sgs, structures in _batches(pf, task_rows):
+                fut = submit(
+                    _simulate_compressed, ids, structures, params, seed, rows_per_chunk, level
+                )
+                pending.append((start, ids, sgs, fut))
+                start += len(ids)
+                if len(pending) >= 2 * max(1, workers):
+                    drain_one()
+            while pending:
+                drain_one()
+        if start != n:
+            raise RuntimeError(f"{structures_path}: read {start} rows, metadata says {n}")
+        if n and len(failed) == n:  # a bug, not bad structures: do not leave a blank file
+            raise RuntimeError(f"every structure failed to simulate, e.g. {failed[0]}")
+        stamp_attrs(
+            h5,
+            {"seed": seed, "patterns": params},
+            failed=failed,
+            detector_axes=DETECTOR_AXES,
+        )
+    logger.info("wrote %s (%d structures, %d failed)", out_path, n, len(failed))
+    if figure_path is not None:
+        plot_examples(structures_path, params, figure_path, seed)
+
+
+def _pick_examples(pf: pq.ParquetFile, max_crystals: int) -> list[tuple[str, str, str]]:
+    """(id, crystal system, structure JSON) of the first crystal of each of up to
+    ``max_crystals`` crystal systems, spread from triclinic to cubic."""
+    ids, systems = [], []
+    for batch in pf.iter_batches(batch_size=4096, columns=["id", "spacegroup"]):
+        d = batch.to_pydict()
+        ids.extend(d["id"])
+        systems.extend(crystal_system(int(sg)) for sg in d["spacegroup"])
+    first: dict[str, str] = {}
+    for sid, system in zip(ids, systems, strict=True):
+        first.setdefault(system, sid)
+    order = ["triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal", "hexagonal"]
+    order.append("cubic")
+    present = [s for s in order if s in first]
+    if len(present) > max_crystals:  # spread the choice over the range of symmetries
+        keep = np.linspace(0, len(present) - 1, max_crystals).round().astype(int)
+        present = [present[i] for i in sorted(set(keep))]
+    wanted = {first[s]: s for s in present}
+    found: dict[str, str] = {}
+    for batch in pf.iter_batches(batch_size=4096, columns=["id", "structure"]):
+        d = batch.to_pydict()
+        for sid, text in zip(d["id"], d["structure"], strict=True):
+            if sid in wanted:
+                found[sid] = text
+        if len(found) == len(wanted):
+            break
+    return [(sid, wanted[sid], found[sid]) for sid in wanted]
+
+
+def plot_examples(
+    structures_path: str | Path,
+    params: dict[str, Any],
+    out_png: str | Path,
+    seed: int,
+    max_crystals: int = 4,
+) -> None:
+    """Figure: the x, y, z patterns of a few crystals of different crystal systems, clean and
+    with the configured noise (variant 0 as stored in patterns.h5)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pf = pq.ParquetFile(structures_path)
+    examples = _pick_examples(pf, max_crystals)
+    settings = Settings.from_params(params)
+    rows = max(1, len(examples))
+    fig, axes = plt.subplots(rows, 6, figsize=(13, 2.3 * rows + 0.6), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for r, (sid, system, text) in enumerate(examples):
+        tables = prepare(crystal_from_structure(text), settings)
+        seeds = [None, variant_seeds(seed, sid, 1)[0]]
+        images = simulate_crystal(tables, settings, seeds)  # (2, 3, H, W)
+        for c in range(6):
+            kind, beam = divmod(c, 3)
+            ax = axes[r, c]
+            ax.imshow(images[kind, beam], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            title = f"{'xyz'[beam]}, {'clean' if kind == 0 else 'noisy'}"
+            ax.set_title(f"{sid} ({system})\n{title}" if c == 0 else title, fontsize=8)
+    noise = ", ".join(f"{k}={v:g}" for k, v in settings.noise.items())
+    fig.suptitle(
+        f"Simulated patterns (λ={settings.wavelength:g} Å, {settings.scale:g} Å⁻¹/px, "
+        f"t={settings.thickness:g} Å); noise: {noise}",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    logger.info("wrote %s", out_png)

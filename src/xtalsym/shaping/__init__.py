@@ -1,0 +1,50 @@
+"""The shaping stage: XRD-Edge images from spot patterns (Tiong et al. 2020).
+
+- :mod:`.core`: the authors' algorithm, vectorised (``shape``, ``shape_batch``, ``shape_rgb``).
+- :mod:`.resize`: their loader's nearest resize as index selection.
+- :mod:`.stage`: patterns.h5 -> {shaped,unshaped}.h5 (``run_shaping``).
+- :mod:`.figure`: raw vs shaped examples (``plot_examples``).
+- :mod:`.imagefiles`: shaping plain image files (``shape_image_files``).
+"""
+
+from .core import (
+    AXIS_CHANNEL,
+    ShapingOptions,
+    c_cast_uint8,
+    central_box,
+    compose_rgb,
+    join_pairs,
+    normalise_batch,
+    rasterise_lines,
+    shape,
+    shape_batch,
+    shape_rgb,
+    unshaped_batch,
+)
+from .figure import plot_examples
+from .imagefiles import axis_from_name, read_pattern_image, shape_image_files
+from .resize import loader_indices, resize_like_loader
+from .stage import run_shaping, shape_crystals
+
+__all__ = [
+    "AXIS_CHANNEL",
+    "ShapingOptions",
+    "axis_from_name",
+    "c_cast_uint8",
+    "central_box",
+    "compose_rgb",
+    "join_pairs",
+    "loader_indices",
+    "normalise_batch",
+    "plot_examples",
+    "rasterise_lines",
+    "read_pattern_image",
+    "resize_like_loader",
+    "run_shaping",
+    "shape",
+    "shape_batch",
+    "shape_crystals",
+    "shape_image_files",
+    "shape_rgb",
+    "unshaped_batch",
+]

@@ -1,0 +1,230 @@
+"""The shaping stage: patterns.h5 -> {shaped,unshaped}.h5 (streamed, parallel, resumable).
+
+Memory stays bounded whatever N: workers read ``chunk_size`` crystals at a time straight from
+the patterns file, at most 2 x ``workers`` chunks are in flight, and each finished chunk goes
+into the preallocated output dataset in row order. The output is written to a hidden
+``.<name>.partial`` file beside the destination and renamed onto it at the end (atomic); a
+run that was interrupted resumes from that file, skipping the chunks it had finished, as long
+as the input, the shaping config and the mode are unchanged.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import json
+import logging
+import multiprocessing as mp
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from ..io import config_hash, image_dataset, read_ids, stamp_attrs, write_ids
+from .core import ShapingOptions, shape_batch, unshaped_batch
+from .resize import resize_like_loader
+
+logger = logging.getLogger(__name__)
+
+MODES = {"shaped": 2, "unshaped": 1}
+#: HDF5 chunks of at most ~1 MB, so row-wise readers (training) stay fast.
+CHUNK_BYTES = 1_000_000
+#: Patterns shaped and resized at a time inside a chunk.
+RESIZE_BLOCK = 64
+
+
+def shape_crystals(patterns: np.ndarray, mode: str, opts: ShapingOptions, size: int) -> np.ndarray:
+    """Images (n, V, 3, C, size, size) uint8 of patterns (n, V, 3, H, W) in ``mode``.
+
+    ``shaped``: C = 2, the edge image E and the normalised pattern S; ``unshaped``: C = 1, S.
+    Both resized like the authors' loader.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    lead, (h, w) = patterns.shape[:-2], patterns.shape[-2:]
+    flat = patterns.reshape(-1, h, w)
+    out = np.empty((len(flat), MODES[mode], size, size), np.uint8)
+    # Full-size intermediates for a few images at a time only: memory ~ the output.
+    for a in range(0, len(flat), RESIZE_BLOCK):
+        block = flat[a : a + RESIZE_BLOCK]
+        chans = shape_batch(block, opts) if mode == "shaped" else (unshaped_batch(block, opts),)
+        for c, img in enumerate(chans):
+            out[a : a + len(block), c] = resize_like_loader(img, size)
+    return out.reshape(*lead, MODES[mode], size, size)
+
+
+def _shape_chunk(
+    patterns_path: str, start: int, stop: int, mode: str, quirks: dict[str, Any], size: int
+) -> np.ndarray:
+    """Worker task: read crystals start..stop from the patterns file and shape them."""
+    with h5py.File(patterns_path, "r") as f:
+        patterns = f["patterns"][start:stop]
+    return shape_crystals(patterns, mode, ShapingOptions.from_config(quirks), size)
+
+
+@contextlib.contextmanager
+def _executor(workers: int) -> Iterator[Callable[..., cf.Future]]:
+    """Yield submit(fn, *args) -> Future; worker processes when workers > 1.
+
+    Workers are spawned, not forked: they import only numpy, h5py and this package, and
+    inherit no open HDF5 handle or progress-bar thread from the parent.
+    """
+    if workers <= 1:
+
+        def submit(fn: Callable[..., Any], *args: Any) -> cf.Future:
+            fut: cf.Future = cf.Future()
+            fut.set_result(fn(*args))
+            return fut
+
+        yield submit
+        return
+    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
+        yield ex.submit
+
+
+def _resume_key(cfg_slice: dict[str, Any], mode: str, patterns_path: Path, n: int) -> str:
+    st = patterns_path.stat()
+    return config_hash(
+        {"cfg": cfg_slice, "mode": mode, "n": n, "input": [st.st_size, st.st_mtime_ns]}
+    )
+
+
+def _open_partial(
+    path: Path, key: str, shape: tuple[int, ...], n_chunks: int
+) -> tuple[h5py.File, np.ndarray]:
+    """Open the partial output to resume, or start a new one; returns it and the done flags."""
+    if path.exists():
+        try:
+            h5 = h5py.File(path, "a")
+            done = np.asarray(h5.attrs.get("_chunks_done", []), dtype=bool)
+            if h5.attrs.get("_resume_key") == key and len(done) == n_chunks:
+                if "images" in h5 and h5["images"].shape == shape:
+                    logger.info("resuming %s: %d of %d chunks done", path, done.sum(), n_chunks)
+                    return h5, done
+            h5.close()
+        except OSError as e:  # an interrupted write can leave it unreadable: start again
+            logger.warning("discarding unreadable partial output %s (%s)", path, e)
+        path.unlink()
+    h5 = h5py.File(path, "w")
+    done = np.zeros(n_chunks, dtype=bool)
+    h5.attrs["_resume_key"] = key
+    h5.attrs["_chunks_done"] = done.astype(np.uint8)
+    row_bytes = int(np.prod(shape[1:]))
+    image_dataset(h5, "images", shape, chunk_rows=max(1, CHUNK_BYTES // max(1, row_bytes)))
+    return h5, done
+
+
+def run_shaping(
+    cfg: dict[str, Any],
+    patterns_path: str | os.PathLike,
+    mode: str,
+    out_path: str | os.PathLike,
+    figure_path: str | os.PathLike | None = None,
+) -> None:
+    """Shape every pattern of ``patterns_path`` into ``out_path`` ({mode}.h5, docs/artifacts.md).
+
+    Reads cfg["shaping"] (and cfg["seed"] for the figure's choice of crystals). Datasets:
+    ``images`` uint8 (N, V, 3, C, S, S), S = ``shaping.input_size``, C = 2 (E, S) for
+    ``shaped`` and 1 (S) for ``unshaped``; ``ids``, ``spacegroup`` as in the input; attrs:
+    the config slice (stamp_attrs), ``mode``, ``quirks``, ``patterns_config_hash``.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    params = cfg["shaping"]
+    opts = ShapingOptions.from_config(params["quirks"])
+    size, chunk = int(params["input_size"]), int(params["chunk_size"])
+    workers = int(params["workers"])
+    patterns_path, out_path = Path(patterns_path), Path(out_path)
+    with h5py.File(patterns_path, "r") as f:
+        if "patterns" not in f:
+            raise ValueError(f"{patterns_path}: no 'patterns' dataset")
+        full = f["patterns"].shape
+        if len(full) != 5:
+            raise ValueError(f"{patterns_path}: patterns must be (N, V, 3, H, H), got {full}")
+        n, n_var, n_ax, h, w = full
+        ids, spacegroup = read_ids(f), f["spacegroup"][...]
+        patterns_hash = f.attrs.get("config_hash", "")
+    if n_ax != 3 or h != w:
+        raise ValueError(f"{patterns_path}: patterns must be (N, V, 3, H, H), got {full}")
+    if size > h:
+        raise ValueError(f"shaping.input_size {size} px exceeds the pattern size {h} px")
+
+    cfg_slice = {"seed": cfg["seed"], "shaping": params}
+    shape = (n, n_var, 3, MODES[mode], size, size)
+    starts = list(range(0, n, chunk))
+    partial = out_path.with_name(f".{out_path.name}.partial")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    key = _resume_key(cfg_slice, mode, patterns_path, n)
+    logger.info(
+        "shaping %d crystals x %d variants x 3 axes (%s, %d px) with %d worker(s)",
+        n, n_var, mode, size, workers,
+    )  # fmt: skip
+    t0 = time.perf_counter()
+    with _executor(workers) as submit:
+        h5, done = _open_partial(partial, key, shape, len(starts))
+        with h5, tqdm(total=n, unit="crystal", desc=mode, mininterval=2.0) as bar:
+            ds = h5["images"]
+            bar.update(sum(min(chunk, n - s) for s, d in zip(starts, done, strict=True) if d))
+            pending: deque[tuple[int, int, cf.Future]] = deque()
+
+            def drain_one() -> None:
+                k, start, fut = pending.popleft()
+                images = fut.result()
+                ds[start : start + len(images)] = images
+                h5.flush()
+                done[k] = True
+                h5.attrs["_chunks_done"] = done.astype(np.uint8)
+                bar.update(len(images))
+
+            # In process, write each chunk at once (nothing runs ahead of it).
+            in_flight = 2 * workers if workers > 1 else 1
+            for k, start in enumerate(starts):
+                if done[k]:
+                    continue
+                stop = min(n, start + chunk)
+                args = (str(patterns_path), start, stop, mode, opts.quirks(), size)
+                pending.append((k, start, submit(_shape_chunk, *args)))
+                if len(pending) >= in_flight:
+                    drain_one()
+            while pending:
+                drain_one()
+            _finalise(h5, ids, spacegroup, cfg_slice, mode, opts, patterns_hash)
+    os.replace(partial, out_path)
+    dt = time.perf_counter() - t0
+    logger.info("wrote %s (%d crystals, %.1f s, %.0f patterns/s)", out_path, n, dt,
+                n * n_var * 3 / max(dt, 1e-9))  # fmt: skip
+    if figure_path is not None:
+        from .figure import plot_examples
+
+        plot_examples(patterns_path, figure_path, opts, mode=mode, seed=int(cfg["seed"]))
+
+
+def _finalise(
+    h5: h5py.File,
+    ids: np.ndarray,
+    spacegroup: np.ndarray,
+    cfg_slice: dict[str, Any],
+    mode: str,
+    opts: ShapingOptions,
+    patterns_hash: str,
+) -> None:
+    for name in ("ids", "spacegroup"):
+        if name in h5:
+            del h5[name]
+    write_ids(h5, ids)
+    h5.create_dataset("spacegroup", data=np.asarray(spacegroup, dtype=np.int64))
+    for name in ("_resume_key", "_chunks_done"):
+        del h5.attrs[name]
+    stamp_attrs(
+        h5,
+        cfg_slice,
+        mode=mode,
+        quirks=json.dumps(opts.quirks(), sort_keys=True),
+        patterns_config_hash=patterns_hash,
+    )

@@ -1,0 +1,261 @@
+"""Labelling (spglib), the one standard setting every later stage relies on, and artifact rows.
+
+Standard setting: the conventional standard cell of
+``SpacegroupAnalyzer.get_conventional_standard_structure()`` (Setyawan-Curtarolo conventions:
+unique axis b for monoclinic, hexagonal axes for rhombohedral groups), re-expressed with
+``Lattice.from_parameters(a, b, c, alpha, beta, gamma)``. That fixes the Cartesian frame:
+
+* **c along z**;
+* **a in the xz plane** (a along x whenever beta = 90 deg);
+* b completes the right-handed set (b along y for orthogonal cells).
+
+So for orthorhombic, tetragonal and cubic cells x, y, z are the zone axes [100], [010], [001];
+for hexagonal and trigonal (hexagonal axes) cells x is [100], y is [120], z is [001]; for
+monoclinic and triclinic cells only z is a lattice direction ([001]).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import logging
+import math
+import warnings
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import spglib
+from pymatgen.core import DummySpecies, Lattice, Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+from ..spacegroups import crystal_system
+from .outcomes import Skip
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SYMPREC = 0.01  # Å
+
+# Physical sanity bounds for a cell (absurd_cell): generous, they only catch broken inputs.
+MIN_LENGTH = 1.0  # Å, shortest cell edge
+MAX_LENGTH = 300.0  # Å, longest cell edge
+MIN_VOLUME_PER_SITE = 2.0  # Å³ (H-rich hydrides sit near 5 Å³)
+MAX_VOLUME_PER_SITE = 800.0  # Å³
+MIN_DISTANCE = 0.5  # Å, closest pair of atoms (O-H is ~0.96 Å)
+
+ARTIFACT_COLUMNS = (
+    "id", "source", "formula", "spacegroup", "symbol", "crystal_system", "n_sites",
+    "a", "b", "c", "alpha", "beta", "gamma", "prototype", "structure",
+)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _quiet_spglib() -> Iterator[None]:
+    """Silence spglib >= 2.5's per-call DeprecationWarning about its old error handling."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Set OLD_ERROR_HANDLING", DeprecationWarning)
+        yield
+
+
+def _spglib_cell(structure: Structure) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lattice, fractional coordinates, integer types) of an ordered structure for spglib."""
+    if not structure.is_ordered:
+        raise ValueError("spglib needs an ordered structure (order partial occupancies first)")
+    numbers = np.array([site.specie.Z for site in structure], dtype=int)
+    return structure.lattice.matrix, structure.frac_coords, numbers
+
+
+def symmetry_dataset(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> Any:
+    """spglib's symmetry dataset of an ordered structure; raises Skip(symmetry_failed)."""
+    try:
+        with _quiet_spglib():
+            ds = spglib.get_symmetry_dataset(_spglib_cell(structure), symprec=symprec)
+    except Exception as e:  # spglib >= 2.5 may raise SpglibError instead of returning None
+        raise Skip("symmetry_failed", str(e)) from e
+    if ds is None:
+        raise Skip("symmetry_failed", f"spglib: {spglib.get_error_message()}")
+    return ds
+
+
+def label(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> tuple[int, str]:
+    """spglib's space group of ``structure`` at ``symprec`` (Å): (number, Hermann-Mauguin symbol)."""
+    ds = symmetry_dataset(structure, symprec)
+    return int(ds.number), str(ds.international)
+
+
+def standardise(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> Structure:
+    """The conventional standard cell in pymatgen's standard orientation (module docstring).
+
+    Atoms are symmetrised (spglib refinement at ``symprec``), fractional coordinates are
+    wrapped into [0, 1), and site properties are dropped.
+    """
+    with _quiet_spglib():
+        sga = SpacegroupAnalyzer(structure, symprec=symprec)
+        conv = sga.get_conventional_standard_structure()
+    frac = conv.frac_coords
+    # A left-handed basis (-a, -b, -c) has the same parameters: flip the coordinates instead of
+    # mirroring the crystal, which would swap enantiomorphic groups (P3_1 <-> P3_2).
+    if np.linalg.det(conv.lattice.matrix) < 0:
+        frac = -frac
+    lattice = Lattice.from_parameters(*conv.lattice.abc, *conv.lattice.angles)
+    frac = np.round(frac, 10) % 1.0
+    frac[frac >= 1.0 - 1e-10] = 0.0
+    return Structure(lattice, conv.species_and_occu, frac)
+
+
+def order_majority(structure: Structure) -> Structure:
+    """Keep the majority species of each site (occupancy set to 1); drop mostly-vacant sites.
+
+    Ties go to the first species by (-occupancy, symbol), so the result never depends on the
+    order of the file. Sites then closer than 0.05 Å are merged.
+    """
+    species, coords = [], []
+    for site in structure:
+        items = sorted(site.species.items(), key=lambda kv: (-kv[1], str(kv[0])))
+        sp, occ = items[0]
+        if 1.0 - site.species.num_atoms > occ:
+            continue  # the vacancy is the majority
+        species.append(sp)
+        coords.append(site.frac_coords)
+    if not species:
+        raise Skip("partial_occupancy", "every site is mostly vacant")
+    out = Structure(structure.lattice, species, coords)
+    out.merge_sites(tol=0.05, mode="delete")
+    return out
+
+
+def check_species(structure: Structure) -> None:
+    """Raise Skip(unknown_element) when a site holds a species that is not an element."""
+    for sp in structure.composition:
+        if isinstance(sp, DummySpecies) or not hasattr(sp, "Z"):
+            raise Skip("unknown_element", str(sp))
+
+
+def check_cell(structure: Structure) -> None:
+    """Raise Skip(absurd_cell) for a cell outside the physical bounds of this module."""
+    lat = structure.lattice
+    n = len(structure)
+    if n == 0:
+        raise Skip("unparsable", "no atoms")
+    abc = np.array(lat.abc)
+    if not np.all(np.isfinite(abc)) or abc.min() < MIN_LENGTH or abc.max() > MAX_LENGTH:
+        raise Skip("absurd_cell", f"cell lengths {np.round(abc, 3).tolist()} Å")
+    vps = lat.volume / n
+    if not math.isfinite(vps) or not MIN_VOLUME_PER_SITE <= vps <= MAX_VOLUME_PER_SITE:
+        raise Skip("absurd_cell", f"{vps:.3g} Å³ per site")
+    if n > 1:
+        d = structure.distance_matrix
+        np.fill_diagonal(d, np.inf)
+        if d.min() < MIN_DISTANCE:
+            raise Skip("absurd_cell", f"atoms {d.min():.3f} Å apart")
+    elif min(abc) < MIN_DISTANCE:
+        raise Skip("absurd_cell", "atom overlaps its periodic image")
+
+
+def prototype(number: int, wyckoffs: list[str], equivalent_atoms: np.ndarray) -> str:
+    """Space group + sorted Wyckoff letters of the occupied orbits, e.g. ``62_ccd`` (CaTiO3)."""
+    orbits = sorted({int(i) for i in equivalent_atoms})
+    return f"{number}_" + "".join(sorted(wyckoffs[i] for i in orbits))
+
+
+def centring_factor(symbol: str) -> int:
+    """Lattice points per conventional cell from the centring letter of a HM symbol."""
+    return {"P": 1, "A": 2, "B": 2, "C": 2, "I": 2, "R": 3, "F": 4}[symbol[0]]
+
+
+def structure_row(
+    structure: Structure,
+    id: str,  # noqa: A002 - the artifact's column name
+    source: str,
+    symprec: float = DEFAULT_SYMPREC,
+    *,
+    max_sites: int | None = None,
+    classes: frozenset[int] | set[int] | None = None,
+) -> dict[str, Any]:
+    """One row of structures.parquet: standardise ``structure`` and label the stored cell.
+
+    The label is spglib's on the standardised cell that is stored, so re-labelling the
+    ``structure`` column always gives ``spacegroup``. Raises :class:`Skip` for
+    ``too_many_sites`` (with ``max_sites``), ``outside_class_set`` (with ``classes``) and
+    ``symmetry_failed``.
+    """
+    try:
+        std = standardise(structure, symprec)
+    except Skip:
+        raise
+    except Exception as e:  # spglib could not refine this cell
+        raise Skip("symmetry_failed", f"{type(e).__name__}: {e}") from e
+    if max_sites is not None and len(std) > max_sites:
+        raise Skip("too_many_sites", f"{len(std)} sites > {max_sites}")
+    ds = symmetry_dataset(std, symprec)
+    number = int(ds.number)
+    if classes is not None and number not in classes:
+        raise Skip("outside_class_set", f"space group {number}")
+    lat = std.lattice
+    return {
+        "id": id,
+        "source": source,
+        "formula": std.composition.reduced_formula,
+        "spacegroup": number,
+        "symbol": str(ds.international),
+        "crystal_system": crystal_system(number),
+        "n_sites": len(std),
+        "a": float(lat.a),
+        "b": float(lat.b),
+        "c": float(lat.c),
+        "alpha": float(lat.alpha),
+        "beta": float(lat.beta),
+        "gamma": float(lat.gamma),
+        "prototype": prototype(number, list(ds.wyckoffs), np.asarray(ds.equivalent_atoms)),
+        "structure": std.to_json(),
+    }
+
+
+def read_structure_file(path: str | Path) -> Structure:
+    """Read any structure file pymatgen understands (CIF, .cif.gz, POSCAR, ...).
+
+    Returns the structure as written (partial occupancies kept); raises
+    ``ValueError("<path>: <reason>")`` for a missing, empty or unreadable file, or one whose
+    sites name no chemical element.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            empty = not fh.read(4096).strip()
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read ({e})") from e
+    if empty:
+        raise ValueError(f"{path}: empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            structure = Structure.from_file(path)
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable structure ({type(e).__name__}: {e})") from e
+    if len(structure) == 0:
+        raise ValueError(f"{path}: no atoms")
+    try:
+        check_species(structure)
+    except Skip as e:
+        raise ValueError(f"{path}: unknown element {e.detail}") from e
+    return structure
+
+
+@lru_cache(maxsize=1)
+def _symbols() -> dict[int, str]:
+    out: dict[int, str] = {}
+    for hall in range(530, 0, -1):  # the first Hall setting of each group is its standard one
+        with _quiet_spglib():
+            t = spglib.get_spacegroup_type(hall)
+        out[int(t.number)] = str(t.international_short)
+    return out
+
+
+def spacegroup_symbol(number: int) -> str:
+    """Short Hermann-Mauguin symbol of space group ``number`` (spglib's, e.g. ``P2_1/c``)."""
+    return _symbols()[int(number)]

@@ -1,0 +1,81 @@
+"""The model bundle: ``model.pt`` (state dict), ``model_card.json``, ``history.csv``.
+
+The card holds everything needed to rebuild the network and to prepare its inputs
+(architecture, class order, input size and mode, simulation and shaping settings).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..io import atomic_path, write_json, write_table
+from ..models import build_model
+from .data import compose_inputs
+
+WEIGHTS, CARD, HISTORY = "model.pt", "model_card.json", "history.csv"
+
+
+def save_bundle(
+    out_dir: str | os.PathLike,
+    state_dict: dict[str, torch.Tensor],
+    card: dict[str, Any],
+    history: pd.DataFrame,
+) -> None:
+    """Write the three bundle files atomically (weights last-but-one, card last)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_table(out / HISTORY, history)
+    with atomic_path(out / WEIGHTS) as tmp:
+        torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, tmp)
+    write_json(out / CARD, card)
+
+
+def load_bundle(model_dir: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module, dict]:
+    """The trained model (eval mode, on ``device``) and its card."""
+    model_dir = Path(model_dir)
+    card = json.loads((model_dir / CARD).read_text())
+    model = build_model(card["arch"], len(card["classes"]), **card["arch_params"])
+    state = torch.load(model_dir / WEIGHTS, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.to(device).eval(), card
+
+
+@torch.no_grad()
+def predict_proba(
+    model: nn.Module,
+    card: dict[str, Any],
+    images_uint8: np.ndarray | torch.Tensor,
+    device: str = "cpu",
+    batch_size: int = 64,
+) -> np.ndarray:
+    """Softmax probabilities (B, n_classes), columns in ``card["classes"]`` order.
+
+    ``images_uint8``: (B, 3 axes, C, S, S) as in the shaping artifact, with C = 2 for a model
+    trained on shaped images and C = 1 for unshaped, and S = ``card["input_size"]``.
+    """
+    images = torch.as_tensor(images_uint8)
+    want_c = 2 if card["input_mode"] == "shaped" else 1
+    s = card["input_size"]
+    if images.ndim != 5 or tuple(images.shape[1:]) != (3, want_c, s, s):
+        raise ValueError(
+            f"model {card.get('name')!r} expects {card['input_mode']} images "
+            f"(B, 3, {want_c}, {s}, {s}), got {tuple(images.shape)}"
+        )
+    model.eval()
+    dev = torch.device(device)
+    model.to(dev)
+    out = []
+    for start in range(0, images.shape[0], batch_size):
+        x = compose_inputs(images[start : start + batch_size].to(dev), card["arch"])
+        out.append(torch.softmax(model(x).float(), dim=1).cpu())
+    if not out:
+        return np.zeros((0, len(card["classes"])), dtype=np.float32)
+    return torch.cat(out).numpy()
