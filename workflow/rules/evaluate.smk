@@ -17,8 +17,8 @@ rule evaluate_model:
         ENV_TRAIN
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=16000,
+        runtime=240,
     params:
         cfg=stage_params("classes", "evaluate"),
         bundle=lambda w, input: parent(input.bundle),
@@ -42,10 +42,10 @@ rule evaluate_robustness:
         f"{R}/benchmarks/evaluate_robustness.tsv"
     conda:
         ENV_TRAIN
-    threads: 2
+    threads: config["evaluate"]["workers"]
     resources:
-        mem_mb=8000,
-        runtime=240,
+        mem_mb=32000,
+        runtime=720,
     params:
         cfg=stage_params("classes", "evaluate"),
         bundles=lambda w, input: [parent(b) for b in input.bundles],
@@ -75,7 +75,7 @@ rule build_report:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=4000,
         runtime=30,
     params:
         cfg=full_config(),

@@ -16,8 +16,8 @@ rule simulate_patterns:
         ENV
     threads: config["patterns"]["workers"]
     resources:
-        mem_mb=4000,
-        runtime=600,
+        mem_mb=16000,
+        runtime=480,
     params:
         cfg=stage_params("patterns"),
     shell:

@@ -16,8 +16,8 @@ rule shape_patterns:
         ENV
     threads: config["shaping"]["workers"]
     resources:
-        mem_mb=4000,
-        runtime=600,
+        mem_mb=16000,
+        runtime=360,
     params:
         cfg=stage_params("shaping"),
     shell:

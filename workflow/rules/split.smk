@@ -18,7 +18,7 @@ rule split_dataset:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=4000,
         runtime=30,
     params:
         cfg=stage_params("classes", "split"),

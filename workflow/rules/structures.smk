@@ -16,8 +16,8 @@ rule generate_structures:
         ENV
     threads: config["structures"]["workers"]
     resources:
-        mem_mb=4000,
-        runtime=240,
+        mem_mb=16000,
+        runtime=360,
     params:
         cfg=stage_params("classes", "structures"),
         outdir=lambda w, output: parent(output.table),

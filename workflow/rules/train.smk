@@ -15,7 +15,7 @@ rule train_model:
         ENV_TRAIN
     threads: max(1, config["train"]["workers"])
     resources:
-        mem_mb=16000,
+        mem_mb=64000,
         runtime=1440,
         gpu=lambda w: 1 if config["train"]["device"] == "cuda" else 0,
     params:
