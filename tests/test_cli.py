@@ -45,3 +45,11 @@ def test_missing_input_is_a_clear_error(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 1
     assert "nope.parquet" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bench_runner_rejects_unknown_subjects():
+    from benchmarks.run_all import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["nope"])
+    assert e.value.code == 2
