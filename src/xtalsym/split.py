@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from .io import derive_seed, read_table, write_table
 from .spacegroups import crystal_system, resolve_classes
@@ -172,7 +173,14 @@ def run_split(cfg: dict[str, Any], structures_path: str | Path, out_dir: str | P
     sc = cfg["split"]
     out_dir = Path(out_dir)
     classes = resolve_classes(cfg["classes"])
-    df = read_table(structures_path)
+    # Only the label and family columns: the structure JSON would make memory grow with N.
+    path = Path(structures_path)
+    if path.suffix == ".parquet":
+        names = set(pq.read_schema(path).names)
+        cols = [c for c in ("id", "spacegroup", "formula", "prototype") if c in names]
+        df = pd.read_parquet(path, columns=cols)
+    else:
+        df = read_table(path)
     split_df = make_split(
         df,
         sc["ratios"],
