@@ -5,15 +5,7 @@ import torch
 
 from xtalsym.models import ARCHS, NORMS, STACKED_ARCHS, build_model, count_parameters
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and on a busy machine OpenMP barriers
-    across threads cost 10-100x (measured: 2 s vs 9 ms per forward on 2 loaded cores)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TINY = {"growth": 4, "blocks": (1, 2, 1), "stem": 8, "dropout": 0.2, "input_size": 16}

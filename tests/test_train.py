@@ -18,15 +18,7 @@ from xtalsym.train import compose_inputs, load_bundle, predict_proba, run_traini
 from xtalsym.train.data import load_splits, open_image_file, read_split_rows
 from xtalsym.train.trainer import select_device
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and on a busy machine OpenMP barriers
-    across threads cost 10-100x (measured: 2 s vs 9 ms per forward on 2 loaded cores)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 CLASSES = [2, 14, 62, 225]
