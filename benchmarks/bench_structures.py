@@ -31,7 +31,7 @@ from benchmarks.common import write_result
 from xtalsym import config
 from xtalsym.spacegroups import PAPER_72
 from xtalsym.structures import run_structures
-from xtalsym.structures.synthetic import generate
+from xtalsym.structures.synthetic import collect
 
 PAPER_N = 108_658
 WORKERS = 2
@@ -106,7 +106,7 @@ def run(quick: bool = False) -> dict:
 
     with PeakRSS() as mem_syn:
         t0 = time.perf_counter()
-        res = generate(sconf, classes, seed=1, progress=False)
+        res = collect(sconf, classes, seed=1, progress=False)
         t_syn = time.perf_counter() - t0
     n_syn = len(res.rows)
     attempts = sum(r["attempts"] for r in res.report.values())

@@ -12,7 +12,7 @@ import json
 import sys
 import time
 
-SUBJECTS = ("structures", "simulation", "shaping", "training", "scale")
+SUBJECTS = ("structures", "simulation", "shaping", "training", "scale", "compression")
 
 # The headline figure(s) of each subject for the summary table.
 HEADLINES = {
@@ -21,6 +21,7 @@ HEADLINES = {
     "shaping": ("patterns_per_s", "speedup_vs_reference"),
     "training": ("train_crystals_per_s", "infer_crystals_per_s"),
     "scale": ("n_crystals", "projected_total_s_108658"),
+    "compression": ("patterns_ratio", "shaped_ratio"),
 }
 
 

@@ -404,7 +404,7 @@ def test_run_shaping_writes_the_contract(tmp_path, mode):
         assert f.attrs["mode"] == mode
         assert json.loads(f.attrs["config"])["shaping"]["input_size"] == 32
         assert json.loads(f.attrs["quirks"])["wrap_256"] is True
-        assert "_chunks_done" not in f.attrs
+        assert "_resume_key" not in f.attrs and "_tasks_done" not in f
     e, s = shape_batch(pats.reshape(-1, 64, 64))
     idx = loader_indices(64, 32)
     s_small = s.reshape(7, 2, 3, 64, 64)[..., idx[:, None], idx]
@@ -444,7 +444,7 @@ def test_run_shaping_resumes_after_an_interruption(tmp_path, monkeypatch, caplog
     monkeypatch.setattr(
         stage_mod, "shape_crystals", lambda *a, **k: calls.append(1) or real(*a, **k)
     )
-    with caplog.at_level(logging.INFO, logger="xtalsym.shaping.stage"):
+    with caplog.at_level(logging.INFO, logger="xtalsym"):
         run_shaping(_cfg(workers=1), tmp_path / "patterns.h5", "shaped", out)
     assert "resuming" in caplog.text and len(calls) == 1  # 7 crystals, chunks of 3: 2 were done
     run_shaping(_cfg(workers=1), tmp_path / "patterns.h5", "shaped", tmp_path / "fresh.h5")

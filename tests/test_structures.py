@@ -30,10 +30,11 @@ from xtalsym.structures.chemistry import (
     draw_composition,
     wyckoff_table,
 )
+from xtalsym.structures.dedup import Deduplicator
 from xtalsym.structures.outcomes import REASONS, Skip
 from xtalsym.structures.prior import ICSD_PERCENT, class_targets
 from xtalsym.structures.standard import order_majority
-from xtalsym.structures.synthetic import generate
+from xtalsym.structures.synthetic import _Selection, collect
 
 
 def nacl() -> Structure:
@@ -231,7 +232,7 @@ def _sconf(**over):
 def test_all_72_space_groups_reachable():
     """Each of the paper's 72 classes gets its count from the synthetic source."""
     sconf = _sconf(max_sites=32, workers=2, synthetic={"per_class": 2, "max_attempts": 12})
-    res = generate(sconf, PAPER_72, seed=11, progress=False)
+    res = collect(sconf, PAPER_72, seed=11, progress=False)
     short = {sg: r["note"] for sg, r in res.report.items() if r["count"] < r["target"]}
     assert not short, short
     assert sorted({r["spacegroup"] for r in res.rows}) == list(PAPER_72)
@@ -248,7 +249,7 @@ def test_all_72_space_groups_reachable():
 def test_infeasible_class_is_reported_with_reason():
     # Ia-3d's smallest orbit has 16 sites: nothing fits into 12.
     sconf = _sconf(max_sites=12, workers=1, synthetic={"per_class": 2, "max_attempts": 2})
-    res = generate(sconf, [2, 230], seed=3, progress=False)
+    res = collect(sconf, [2, 230], seed=3, progress=False)
     assert res.report[2]["count"] == 2 and res.report[2]["note"] == ""
     r = res.report[230]
     assert r["count"] == 0 and r["attempts"] == 4
@@ -260,12 +261,75 @@ def test_infeasible_class_is_reported_with_reason():
 
 def test_synthetic_independent_of_workers_and_seeded():
     classes = [2, 14, 63, 166, 221]
-    one = generate(_sconf(max_sites=24, workers=1, synthetic={"per_class": 3}), classes, 5, progress=False)  # fmt: skip
-    two = generate(_sconf(max_sites=24, workers=2, synthetic={"per_class": 3}), classes, 5, progress=False)  # fmt: skip
+    one = collect(_sconf(max_sites=24, workers=1, synthetic={"per_class": 3}), classes, 5, progress=False)  # fmt: skip
+    two = collect(_sconf(max_sites=24, workers=2, synthetic={"per_class": 3}), classes, 5, progress=False)  # fmt: skip
     assert one.rows == two.rows and one.outcomes == two.outcomes
-    other = generate(_sconf(max_sites=24, workers=1, synthetic={"per_class": 3}), classes, 6, progress=False)  # fmt: skip
+    other = collect(_sconf(max_sites=24, workers=1, synthetic={"per_class": 3}), classes, 6, progress=False)  # fmt: skip
     assert [r["structure"] for r in other.rows] != [r["structure"] for r in one.rows]
     assert derive_seed(5, "structures", "synthetic", 2, 0) != derive_seed(6, "structures", "synthetic", 2, 0)  # fmt: skip
+
+
+def test_interrupted_synthetic_source_resumes_from_cached_items(tmp_path, monkeypatch):
+    import xtalsym.structures.synthetic as syn
+
+    monkeypatch.setattr(syn, "CACHE_ITEMS", 4)
+    sconf = _sconf(max_sites=24, workers=1, synthetic={"per_class": 3})
+    classes = [2, 14, 63, 166, 221]
+    want = collect(sconf, classes, 5, progress=False)
+    real, calls = syn.run_item, []
+
+    def crash_on_ninth(*args):
+        calls.append(args[:2])
+        if len(calls) == 9:
+            raise KeyboardInterrupt("simulated interruption")
+        return real(*args)
+
+    monkeypatch.setattr(syn, "run_item", crash_on_ninth)
+    cache = tmp_path / "cache"
+    with pytest.raises(KeyboardInterrupt):
+        collect(sconf, classes, 5, progress=False, cache=cache)
+    assert list(cache.glob("items-*.json"))
+    calls.clear()
+    monkeypatch.setattr(syn, "run_item", lambda *a: calls.append(a[:2]) or real(*a))
+    got = collect(sconf, classes, 5, progress=False, cache=cache)
+    assert got.rows == want.rows and got.outcomes == want.outcomes and got.report == want.report
+    assert not {(2, 0), (2, 1), (2, 2), (14, 0)} & set(calls)  # the first chunk was read back
+    assert not cache.exists()  # removed once the source finished
+
+
+def test_selection_streams_own_first_then_spill():
+    """Own successes win over spill that arrives earlier; spill fills a class after its own;
+    rows leave in small batches with ascending ids; duplicates and surplus are named."""
+
+    def rec(attempt, lab, formula):
+        row = {"spacegroup": lab, "formula": formula, "symbol": "P1", "n_sites": 4, "id": ""}
+        return {"attempt": attempt, "row": row}
+
+    batches = []
+    sel = _Selection({2: 2, 14: 1, 62: 1}, max_attempts=3, max_sites=24,
+                     dedup=Deduplicator(), emit=lambda r, o: batches.append((r, o)), batch_size=2)  # fmt: skip
+    assert sel.plan() == [(2, 0, 3), (2, 1, 3), (14, 0, 3), (62, 0, 3)]
+    results = [
+        ((2, 0, 3), [rec(0, 14, "A"), rec(1, 2, "B")]),  # spill into 14 before 14's own item
+        ((2, 1, 3), [{"attempt": 0, "row": None, "reason": "timeout", "detail": ""},
+                     rec(1, 2, "B")]),  # duplicate of the first 2
+        ((14, 0, 3), [rec(0, 14, "C")]),  # own success: kept, the earlier spill is surplus
+        ((62, 0, 3), [rec(0, 2, "D"), rec(1, 62, "E")]),  # spill back into 2, which has room
+    ]  # fmt: skip
+    sel.take(iter(results))
+    rows = [r for b in batches for r in b[0]]
+    outcomes = {o.name: (o.status, o.reason) for b in batches for o in b[1]}
+    assert len(batches) > 1 and all(len(b[1]) <= 2 for b in batches)
+    assert [(r["id"], r["spacegroup"], r["formula"]) for r in rows] == [
+        ("syn-0000000", 2, "B"), ("syn-0000001", 14, "C"),
+        ("syn-0000002", 2, "D"), ("syn-0000003", 62, "E"),
+    ]  # fmt: skip
+    assert outcomes["sg002-00000-0"] == ("skipped", "surplus")
+    assert outcomes["sg002-00001-0"] == ("skipped", "timeout")
+    assert outcomes["sg002-00001-1"] == ("skipped", "duplicate")
+    assert outcomes["sg062-00000-0"] == ("kept", "")
+    assert sel.plan() == [] and sel.used == {2: 4, 14: 1, 62: 2}
+    assert sel.drift[2] == {"14": 1} and sel.drift[62] == {"2": 1}
 
 
 # ---------------------------------------------------------------- the stage and its artifacts
@@ -287,6 +351,7 @@ def test_run_structures_artifacts(tmp_path):
         "a", "b", "c", "alpha", "beta", "gamma", "prototype", "structure",
     ]  # fmt: skip
     assert df["id"].is_monotonic_increasing and df["id"].is_unique
+    assert df["id"].str.fullmatch(r"syn-\d{7}").all()
     assert set(df["source"]) == {"synthetic"} and df["spacegroup"].isin([2, 14, 62, 225]).all()
     targets = class_targets([2, 14, 62, 225], 3, "icsd")
     cc = pd.read_csv(out / "class_counts.csv")

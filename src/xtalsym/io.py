@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+
+logger = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -91,6 +94,67 @@ def stamp_attrs(h5: h5py.File | h5py.Group, config: Any, **extra: Any) -> None:
     h5.attrs["xtalsym_version"] = __version__
     for k, v in extra.items():
         h5.attrs[k] = json.dumps(v, default=_json_default) if isinstance(v, dict | list) else v
+
+
+def input_key(config: Any, *inputs: str | os.PathLike, **extra: Any) -> str:
+    """Hash of a config slice, input files (size and mtime) and extras: the identity of an
+    output, so a partial one is resumed only when nothing it depends on changed."""
+    stats = [[os.stat(p).st_size, os.stat(p).st_mtime_ns] for p in inputs]
+    return config_hash({"cfg": config, "inputs": stats, **extra})
+
+
+class ResumableH5(contextlib.AbstractContextManager):
+    """An HDF5 artifact built task by task, resumable after an interruption.
+
+    ``with ResumableH5(dest, key, n_tasks, init) as out``: writes go to ``out.h5``, the hidden
+    file ``.<name>.partial`` beside ``dest``; ``init(h5)`` creates the datasets of a new file.
+    ``out.done[k]`` says whether task k finished in an earlier run; ``out.mark(k)`` records a
+    finished task (flushed, so it survives a kill). On leaving the block without an error the
+    file is renamed onto ``dest`` (atomic); after an error it stays and the next run with the
+    same ``key`` (see :func:`input_key`) and task count resumes from it.
+    """
+
+    def __init__(self, dest: str | os.PathLike, key: str, n_tasks: int, init: Any):
+        self.dest = Path(dest)
+        self.path = self.dest.with_name(f".{self.dest.name}.partial")
+        self.key, self.n_tasks, self.init = key, n_tasks, init
+
+    def __enter__(self) -> ResumableH5:
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            try:
+                self.h5 = h5py.File(self.path, "a")
+                flags = self.h5.get("_tasks_done")
+                self.done = np.zeros(0, bool) if flags is None else flags[...].astype(bool)
+                if self.h5.attrs.get("_resume_key") == self.key and len(self.done) == self.n_tasks:
+                    logger.info("resuming %s: %d of %d tasks done", self.path, self.done.sum(),
+                                self.n_tasks)  # fmt: skip
+                    return self
+                self.h5.close()
+            except OSError as e:  # an interrupted write can leave it unreadable: start again
+                logger.warning("discarding unreadable partial output %s (%s)", self.path, e)
+            self.path.unlink()
+        self.h5 = h5py.File(self.path, "w")
+        self.done = np.zeros(self.n_tasks, dtype=bool)
+        self.h5.attrs["_resume_key"] = self.key
+        # A dataset, not an attribute: attributes stop at 64 kB, and one flag is cheap to set.
+        self.h5.create_dataset("_tasks_done", data=self.done.astype(np.uint8))
+        self.init(self.h5)
+        return self
+
+    def mark(self, k: int) -> None:
+        """Task ``k`` is written: record it on disk."""
+        self.done[k] = True
+        self.h5["_tasks_done"][k] = 1
+        self.h5.flush()
+
+    def __exit__(self, *exc: Any) -> None:
+        if exc[0] is not None:
+            self.h5.close()
+            return
+        del self.h5.attrs["_resume_key"], self.h5["_tasks_done"]
+        self.h5.close()
+        os.replace(self.path, self.dest)
 
 
 def image_dataset(

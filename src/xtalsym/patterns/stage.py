@@ -4,7 +4,10 @@ Memory stays bounded whatever N: the Parquet table is read in batches of ``chunk
 (rounded up to whole HDF5 chunks), at most 2 x ``workers`` batches are in flight, and each
 finished batch goes straight into the preallocated HDF5 dataset (N known from the Parquet
 metadata), in row order. Workers also deflate their HDF5 chunks, which the parent writes with
-``write_direct_chunk``: gzip would otherwise cap the whole run at one core's speed.
+``write_direct_chunk``: gzip would otherwise cap the whole run at one core's speed. The file
+is built as ``.patterns.h5.partial`` and renamed at the end (``io.ResumableH5``): a run that
+was interrupted resumes from its last finished batch while the structures table and the
+patterns config are unchanged.
 
 A structure that fails to simulate (e.g. an element without tabulated scattering factors) does
 not stop the run: its rows get all-zero patterns, so every dataset stays row-aligned with the
@@ -18,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import json
 import logging
 import multiprocessing as mp
 import zlib
@@ -31,7 +35,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from ..io import atomic_path, derive_seed, image_dataset, stamp_attrs
+from ..io import ResumableH5, atomic_path, derive_seed, image_dataset, input_key, stamp_attrs
 from ..spacegroups import crystal_system
 from .crystal import crystal_from_structure
 from .simulate import Settings, prepare, simulate_crystal
@@ -151,9 +155,15 @@ def _pool(workers: int) -> Iterator[Callable[..., Any]]:
         yield lambda fn, *args: pool.apply_async(fn, args)
 
 
-def _check_direct_write(ds: h5py.Dataset) -> None:
-    """compress_rows reproduces exactly this filter pipeline; fail loudly if it changes."""
-    if ds.compression != "gzip" or ds.dtype != np.uint8 or ds.scaleoffset or ds.fletcher32:
+def _check_direct_write(ds: h5py.Dataset, rows_per_chunk: int) -> None:
+    """compress_rows reproduces exactly this chunking and filter pipeline; fail loudly if not."""
+    if (
+        ds.compression != "gzip"
+        or ds.dtype != np.uint8
+        or ds.scaleoffset
+        or ds.fletcher32
+        or ds.chunks[0] != rows_per_chunk
+    ):
         raise RuntimeError(f"unexpected HDF5 filters on {ds.name}: cannot write chunks directly")
 
 
@@ -176,58 +186,69 @@ def run_simulation(
     pf = pq.ParquetFile(structures_path)
     n = pf.metadata.num_rows
     row_bytes = n_var * 3 * size * size
-    failed: list[dict[str, str]] = []
+    rows_per_chunk = max(1, min(CHUNK_BYTES // row_bytes, n))  # as image_dataset clips it
+    # tasks cover whole HDF5 chunks, so each task's chunks are written as they come
+    task_rows = -(-chunk // rows_per_chunk) * rows_per_chunk
+    n_tasks = -(-n // task_rows)
+    cfg_slice = {"seed": seed, "patterns": params}
+
+    def init(h5: h5py.File) -> None:
+        image_dataset(h5, "patterns", (n, n_var, 3, size, size), chunk_rows=rows_per_chunk)
+        h5.create_dataset("ids", shape=(n,), dtype=h5py.string_dtype())
+        h5.create_dataset("spacegroup", shape=(n,), dtype=np.int64)
+        h5.attrs["_failed"] = "[]"
+
     logger.info("simulating %d structures x %d variants with %d worker(s)", n, n_var, workers)
     with (
         _pool(workers) as submit,
-        atomic_path(out_path) as tmp,
-        h5py.File(tmp, "w") as h5,
+        ResumableH5(out_path, input_key(cfg_slice, structures_path, n=n), n_tasks, init) as out,
+        tqdm(total=n, unit="crystal", desc="patterns", mininterval=2.0) as bar,
     ):
-        ds = image_dataset(
-            h5, "patterns", (n, n_var, 3, size, size), chunk_rows=max(1, CHUNK_BYTES // row_bytes)
-        )
-        _check_direct_write(ds)
-        rows_per_chunk, level = ds.chunks[0], int(ds.compression_opts)
-        # tasks cover whole HDF5 chunks, so each task's chunks are written as they come
-        task_rows = -(-chunk // rows_per_chunk) * rows_per_chunk
-        ds_ids = h5.create_dataset("ids", shape=(n,), dtype=h5py.string_dtype())
-        ds_sg = h5.create_dataset("spacegroup", shape=(n,), dtype=np.int64)
-        pending: deque[tuple[int, list[str], np.ndarray, Any]] = deque()
-        start = 0
-        with tqdm(total=n, unit="crystal", desc="patterns", mininterval=2.0) as bar:
+        h5 = out.h5
+        ds, ds_ids, ds_sg = h5["patterns"], h5["ids"], h5["spacegroup"]
+        _check_direct_write(ds, rows_per_chunk)
+        level = int(ds.compression_opts)
+        # Failures of tasks finished before an interruption are kept in the partial file.
+        failed: list[dict[str, str]] = json.loads(h5.attrs["_failed"])
+        pending: deque[tuple[int, int, list[str], np.ndarray, Any]] = deque()
 
-            def drain_one() -> None:
-                at, ids, sgs, fut = pending.popleft()
-                blocks, bad = fut.get()
-                for k, data in enumerate(blocks):
-                    ds.id.write_direct_chunk((at + k * rows_per_chunk, 0, 0, 0, 0), data)
-                ds_ids[at : at + len(ids)] = ids
-                ds_sg[at : at + len(ids)] = sgs
-                for f in bad:
-                    logger.warning("structure %s failed to simulate: %s", f["id"], f["reason"])
+        def drain_one() -> None:
+            k, at, ids, sgs, fut = pending.popleft()
+            blocks, bad = fut.get()
+            for j, data in enumerate(blocks):
+                ds.id.write_direct_chunk((at + j * rows_per_chunk, 0, 0, 0, 0), data)
+            ds_ids[at : at + len(ids)] = ids
+            ds_sg[at : at + len(ids)] = sgs
+            for f in bad:
+                logger.warning("structure %s failed to simulate: %s", f["id"], f["reason"])
+            if bad:
                 failed.extend(bad)
-                bar.update(len(ids))
+                h5.attrs["_failed"] = json.dumps(failed)
+            out.mark(k)
+            bar.update(len(ids))
 
-            for ids, sgs, structures in _batches(pf, task_rows):
+        # In process, write each batch at once (nothing runs ahead of it).
+        in_flight = 2 * workers if workers > 1 else 1
+        start = 0
+        for k, (ids, sgs, structures) in enumerate(_batches(pf, task_rows)):
+            if out.done[k]:
+                bar.update(len(ids))
+            else:
                 fut = submit(
                     _simulate_compressed, ids, structures, params, seed, rows_per_chunk, level
                 )
-                pending.append((start, ids, sgs, fut))
-                start += len(ids)
-                if len(pending) >= 2 * max(1, workers):
+                pending.append((k, start, ids, sgs, fut))
+                if len(pending) >= in_flight:
                     drain_one()
-            while pending:
-                drain_one()
+            start += len(ids)
+        while pending:
+            drain_one()
         if start != n:
             raise RuntimeError(f"{structures_path}: read {start} rows, metadata says {n}")
         if n and len(failed) == n:  # a bug, not bad structures: do not leave a blank file
             raise RuntimeError(f"every structure failed to simulate, e.g. {failed[0]}")
-        stamp_attrs(
-            h5,
-            {"seed": seed, "patterns": params},
-            failed=failed,
-            detector_axes=DETECTOR_AXES,
-        )
+        del h5.attrs["_failed"]
+        stamp_attrs(h5, cfg_slice, failed=failed, detector_axes=DETECTOR_AXES)
     logger.info("wrote %s (%d structures, %d failed)", out_path, n, len(failed))
     if figure_path is not None:
         plot_examples(structures_path, params, figure_path, seed)

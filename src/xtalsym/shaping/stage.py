@@ -2,10 +2,10 @@
 
 Memory stays bounded whatever N: workers read ``chunk_size`` crystals at a time straight from
 the patterns file, at most 2 x ``workers`` chunks are in flight, and each finished chunk goes
-into the preallocated output dataset in row order. The output is written to a hidden
-``.<name>.partial`` file beside the destination and renamed onto it at the end (atomic); a
-run that was interrupted resumes from that file, skipping the chunks it had finished, as long
-as the input, the shaping config and the mode are unchanged.
+into the preallocated output dataset in row order. The output is built in a hidden
+``.<name>.partial`` file and renamed onto the destination at the end (``io.ResumableH5``); a
+run that was interrupted resumes from it, skipping the chunks it had finished, as long as the
+input, the shaping config and the mode are unchanged.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from ..io import config_hash, image_dataset, read_ids, stamp_attrs, write_ids
+from ..io import ResumableH5, image_dataset, input_key, read_ids, stamp_attrs, write_ids
 from .core import ShapingOptions, shape_batch, unshaped_batch
 from .resize import resize_like_loader
 
@@ -88,38 +88,6 @@ def _executor(workers: int) -> Iterator[Callable[..., cf.Future]]:
         yield ex.submit
 
 
-def _resume_key(cfg_slice: dict[str, Any], mode: str, patterns_path: Path, n: int) -> str:
-    st = patterns_path.stat()
-    return config_hash(
-        {"cfg": cfg_slice, "mode": mode, "n": n, "input": [st.st_size, st.st_mtime_ns]}
-    )
-
-
-def _open_partial(
-    path: Path, key: str, shape: tuple[int, ...], n_chunks: int
-) -> tuple[h5py.File, np.ndarray]:
-    """Open the partial output to resume, or start a new one; returns it and the done flags."""
-    if path.exists():
-        try:
-            h5 = h5py.File(path, "a")
-            done = np.asarray(h5.attrs.get("_chunks_done", []), dtype=bool)
-            if h5.attrs.get("_resume_key") == key and len(done) == n_chunks:
-                if "images" in h5 and h5["images"].shape == shape:
-                    logger.info("resuming %s: %d of %d chunks done", path, done.sum(), n_chunks)
-                    return h5, done
-            h5.close()
-        except OSError as e:  # an interrupted write can leave it unreadable: start again
-            logger.warning("discarding unreadable partial output %s (%s)", path, e)
-        path.unlink()
-    h5 = h5py.File(path, "w")
-    done = np.zeros(n_chunks, dtype=bool)
-    h5.attrs["_resume_key"] = key
-    h5.attrs["_chunks_done"] = done.astype(np.uint8)
-    row_bytes = int(np.prod(shape[1:]))
-    image_dataset(h5, "images", shape, chunk_rows=max(1, CHUNK_BYTES // max(1, row_bytes)))
-    return h5, done
-
-
 def run_shaping(
     cfg: dict[str, Any],
     patterns_path: str | os.PathLike,
@@ -158,44 +126,46 @@ def run_shaping(
     cfg_slice = {"seed": cfg["seed"], "shaping": params}
     shape = (n, n_var, 3, MODES[mode], size, size)
     starts = list(range(0, n, chunk))
-    partial = out_path.with_name(f".{out_path.name}.partial")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    key = _resume_key(cfg_slice, mode, patterns_path, n)
+    key = input_key(cfg_slice, patterns_path, mode=mode, n=n)
+    row_bytes = int(np.prod(shape[1:]))
+
+    def init(h5: h5py.File) -> None:
+        image_dataset(h5, "images", shape, chunk_rows=max(1, CHUNK_BYTES // row_bytes))
+
     logger.info(
         "shaping %d crystals x %d variants x 3 axes (%s, %d px) with %d worker(s)",
         n, n_var, mode, size, workers,
     )  # fmt: skip
     t0 = time.perf_counter()
-    with _executor(workers) as submit:
-        h5, done = _open_partial(partial, key, shape, len(starts))
-        with h5, tqdm(total=n, unit="crystal", desc=mode, mininterval=2.0) as bar:
-            ds = h5["images"]
-            bar.update(sum(min(chunk, n - s) for s, d in zip(starts, done, strict=True) if d))
-            pending: deque[tuple[int, int, cf.Future]] = deque()
+    with (
+        _executor(workers) as submit,
+        ResumableH5(out_path, key, len(starts), init) as out,
+        tqdm(total=n, unit="crystal", desc=mode, mininterval=2.0) as bar,
+    ):
+        ds = out.h5["images"]
+        bar.update(sum(min(chunk, n - s) for s, d in zip(starts, out.done, strict=True) if d))
+        pending: deque[tuple[int, int, cf.Future]] = deque()
 
-            def drain_one() -> None:
-                k, start, fut = pending.popleft()
-                images = fut.result()
-                ds[start : start + len(images)] = images
-                h5.flush()
-                done[k] = True
-                h5.attrs["_chunks_done"] = done.astype(np.uint8)
-                bar.update(len(images))
+        def drain_one() -> None:
+            k, start, fut = pending.popleft()
+            images = fut.result()
+            ds[start : start + len(images)] = images
+            out.mark(k)
+            bar.update(len(images))
 
-            # In process, write each chunk at once (nothing runs ahead of it).
-            in_flight = 2 * workers if workers > 1 else 1
-            for k, start in enumerate(starts):
-                if done[k]:
-                    continue
-                stop = min(n, start + chunk)
-                args = (str(patterns_path), start, stop, mode, opts.quirks(), size)
-                pending.append((k, start, submit(_shape_chunk, *args)))
-                if len(pending) >= in_flight:
-                    drain_one()
-            while pending:
+        # In process, write each chunk at once (nothing runs ahead of it).
+        in_flight = 2 * workers if workers > 1 else 1
+        for k, start in enumerate(starts):
+            if out.done[k]:
+                continue
+            stop = min(n, start + chunk)
+            args = (str(patterns_path), start, stop, mode, opts.quirks(), size)
+            pending.append((k, start, submit(_shape_chunk, *args)))
+            if len(pending) >= in_flight:
                 drain_one()
-            _finalise(h5, ids, spacegroup, cfg_slice, mode, opts, patterns_hash)
-    os.replace(partial, out_path)
+        while pending:
+            drain_one()
+        _finalise(out.h5, ids, spacegroup, cfg_slice, mode, opts, patterns_hash)
     dt = time.perf_counter() - t0
     logger.info("wrote %s (%d crystals, %.1f s, %.0f patterns/s)", out_path, n, dt,
                 n * n_var * 3 / max(dt, 1e-9))  # fmt: skip
@@ -219,8 +189,6 @@ def _finalise(
             del h5[name]
     write_ids(h5, ids)
     h5.create_dataset("spacegroup", data=np.asarray(spacegroup, dtype=np.int64))
-    for name in ("_resume_key", "_chunks_done"):
-        del h5.attrs[name]
     stamp_attrs(
         h5,
         cfg_slice,

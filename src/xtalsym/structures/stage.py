@@ -146,10 +146,10 @@ def run_structures(cfg: dict[str, Any], out_dir: str | Path, progress: bool = Tr
             rows, outcomes = mp.run_materials_project(sconf, classes, out_dir)
             _write_rows_dedup(rows, outcomes, w, dedup)
         if "synthetic" in sources:
-            res = synthetic.generate(sconf, classes, cfg["seed"], dedup=dedup, progress=progress)
-            report = res.report
-            w.write_rows(res.rows)
-            w.write_outcomes(res.outcomes)
+            cache = out_dir / synthetic.CACHE_DIR
+            report = synthetic.generate(
+                sconf, classes, cfg["seed"], w.write, dedup, progress, cache=cache
+            )
 
     df = class_counts(dict(w.counts), classes, report)
     write_table(out_dir / "class_counts.csv", df)

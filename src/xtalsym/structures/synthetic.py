@@ -8,8 +8,9 @@ stops at the first structure that spglib puts in the requested group; structures
 another class of the set are kept as candidates for that class ("spill"), those outside the set
 are dropped and counted.
 
-Selection is done in the parent, in a fixed order: per class its own successes (by index),
-then spill (by requested group, index), skipping duplicates, up to the class target. Classes
+Selection is done in the parent as results stream in, in a fixed order: per class its own
+successes (by index), then spill (by requested group, index), skipping duplicates, up to the
+class target; kept rows leave in batches, so memory does not grow with the set. Classes
 still short get new items in further rounds until their attempt budget (``max_attempts`` x
 target) is spent; a class that stays short is reported infeasible with the reasons seen.
 """
@@ -17,22 +18,26 @@ target) is spent; a class that stays short is reported infeasible with the reaso
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import shutil
 import signal
 import threading
 import warnings
-from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pymatgen.core import Lattice, Structure
 from tqdm import tqdm
 
-from ..io import derive_seed
+from .. import __version__
+from ..io import config_hash, derive_seed, write_json
 from .chemistry import choose_cell, draw_composition, wyckoff_table
 from .dedup import Deduplicator
 from .outcomes import Outcome, Skip
@@ -49,6 +54,8 @@ COORD_ATTEMPTS = 2  # placements per lattice (pyxtal: 10); fail fast, redraw
 GENERAL_P = 0.3  # chance that an attempt puts one orbit on the general position
 COMPOSITION_DRAWS = 40  # compositions tried per attempt before the group counts as incompatible
 MAX_ROUNDS = 6
+CACHE_ITEMS = 256  # items per resumable cache file
+CACHE_DIR = ".synthetic_items"  # in the stage's output directory
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,7 @@ class Settings:
 
 @dataclass
 class SyntheticResult:
-    """Kept rows (sorted by id), outcomes of every attempt, and the per-class report."""
+    """Kept rows (ascending ids), outcomes of every attempt, and the per-class report."""
 
     rows: list[dict[str, Any]]
     outcomes: list[Outcome]
@@ -169,10 +176,6 @@ def item_name(sg: int, index: int, attempt: int) -> str:
     return f"sg{sg:03d}-{index:05d}-{attempt}"
 
 
-def item_id(sg: int, index: int, attempt: int) -> str:
-    return f"syn-{sg:03d}-{index:05d}-{attempt}"
-
-
 def run_item(sg: int, index: int, n_attempts: int, st: Settings) -> list[dict[str, Any]]:
     """Attempts for item (sg, index): one record per attempt, stopping at a match of ``sg``."""
     rng = np.random.default_rng(derive_seed(st.seed, "structures", SOURCE, sg, index))
@@ -187,7 +190,7 @@ def run_item(sg: int, index: int, n_attempts: int, st: Settings) -> list[dict[st
             with time_limit(st.timeout_s):
                 s = generate_structure(sg, rng, st, general)
                 rec["row"] = structure_row(
-                    s, item_id(sg, index, a), SOURCE, st.symprec,
+                    s, item_name(sg, index, a), SOURCE, st.symprec,
                     max_sites=st.max_sites, classes=st.classes,
                 )  # fmt: skip
         except Skip as e:
@@ -204,53 +207,106 @@ def _run_batch(batch: Sequence[tuple[int, int, int]], st: Settings) -> list[list
     return [run_item(sg, i, n, st) for sg, i, n in batch]
 
 
-def _run_items(
+def _inline(fn: Callable[..., Any], *args: Any) -> Future:
+    fut: Future = Future()
+    fut.set_result(fn(*args))
+    return fut
+
+
+def _chunk_path(cache: Path, st: Settings, chunk: Sequence[tuple[int, int, int]]) -> Path:
+    """Cache file of a chunk of items: what decides their records (settings, items, code)."""
+    settings = {**asdict(st), "classes": sorted(st.classes)}
+    key = config_hash([settings, list(chunk), __version__])
+    return cache / f"items-{key}.json"
+
+
+def _ordered_results(
     items: list[tuple[int, int, int]],
     st: Settings,
     pool: ProcessPoolExecutor | None,
     workers: int,
     bar: tqdm,
-) -> dict[tuple[int, int], list[dict]]:
-    """Run items inline (no pool) or in the pool; results keyed by (sg, index)."""
-    out: dict[tuple[int, int], list[dict]] = {}
-    if pool is None:
-        for sg, i, n in items:
-            out[(sg, i)] = run_item(sg, i, n, st)
-            bar.update(1)
-        return out
-    # Small batches: few round trips, yet slow groups do not leave a worker idle at the end.
-    size = max(1, min(8, len(items) // (workers * 6)))
-    batches = [items[k : k + size] for k in range(0, len(items), size)]
-    futures = {pool.submit(_run_batch, b, st): b for b in batches}
-    for fut in as_completed(futures):
-        for (sg, i, _), recs in zip(futures[fut], fut.result(), strict=True):
-            out[(sg, i)] = recs
-        bar.update(len(futures[fut]))
-    return out
+    cache: Path | None = None,
+) -> Iterator[tuple[tuple[int, int, int], list[dict]]]:
+    """(item, attempt records) in the order of ``items``, run inline or in the pool.
+
+    At most ``4 x workers`` batches are in flight, so memory does not grow with the number
+    of items; small batches keep a slow group from leaving a worker idle. With ``cache``,
+    the records of every ``CACHE_ITEMS`` items are saved as they finish and read back instead
+    of recomputed on the next run: an interrupted stage resumes from its last finished chunk.
+    """
+    chunks = [items[k : k + CACHE_ITEMS] for k in range(0, len(items), CACHE_ITEMS)]
+    paths = [_chunk_path(cache, st, c) if cache else None for c in chunks]
+    cached = [p is not None and p.exists() for p in paths]
+    submit = pool.submit if pool is not None else _inline
+    size = 1 if pool is None else max(1, min(8, len(items) // (workers * 6)))
+    todo = (
+        (k, c[j : j + size])
+        for k, c in enumerate(chunks)
+        if not cached[k]
+        for j in range(0, len(c), size)
+    )
+    window: deque = deque()
+    for k, chunk in enumerate(chunks):
+        if cached[k]:
+            records = json.loads(paths[k].read_text())
+            bar.update(len(chunk))
+            yield from zip(chunk, records, strict=True)
+            continue
+        done: list[list[dict]] = []
+        while len(done) < len(chunk):
+            while len(window) < 4 * workers and (nxt := next(todo, None)) is not None:
+                window.append((*nxt, submit(_run_batch, nxt[1], st)))
+            _, batch, fut = window.popleft()
+            records = fut.result()
+            bar.update(len(batch))
+            done.extend(records)
+            yield from zip(batch, records, strict=True)
+        if paths[k] is not None:
+            write_json(paths[k], done)
 
 
 class _Selection:
-    """Per-class bookkeeping across rounds: kept rows, attempts spent, reasons, outcomes."""
+    """Streaming per-class selection across rounds; kept rows go to ``emit`` in batches.
+
+    Items arrive in ascending (requested group, index) order. A class takes its own
+    successes first (by index), then spill from other groups (by requested group, index),
+    skipping duplicates, up to its target. Spill into a class whose own items of the round
+    are still to come waits in ``pending`` (rare: a few per thousand structures), so only
+    those rows and one output batch are held in memory. Kept rows get sequential ids
+    ``syn-0000000``, ascending in output order.
+    """
 
     def __init__(
-        self, targets: dict[int, int], max_attempts: int, max_sites: int, dedup: Deduplicator
+        self,
+        targets: dict[int, int],
+        max_attempts: int,
+        max_sites: int,
+        dedup: Deduplicator,
+        emit: Callable[[list[dict], list[Outcome]], None],
+        batch_size: int = 256,
     ):
         self.targets = targets
         self.max_sites = max_sites
         self.max_attempts = max_attempts
         self.dedup = dedup
-        self.accepted: dict[int, list[dict]] = defaultdict(list)
+        self.emit = emit
+        self.batch_size = batch_size
+        self.count: Counter = Counter()  # kept structures per class
         self.used: Counter = Counter()  # attempts spent per requested group
         self.next_index: Counter = Counter()
         self.reasons: dict[int, Counter] = defaultdict(Counter)
         self.drift: dict[int, Counter] = defaultdict(Counter)  # requested -> groups spglib found
+        self.pending: dict[int, list[tuple[int, dict, str]]] = defaultdict(list)
+        self.rows: list[dict] = []
         self.outcomes: list[Outcome] = []
+        self.n_kept = 0
 
     def plan(self) -> list[tuple[int, int, int]]:
         """New items (sg, index, attempts) for every class short of its target and budget."""
         items = []
         for sg in sorted(self.targets):
-            deficit = self.targets[sg] - len(self.accepted[sg])
+            deficit = self.targets[sg] - self.count[sg]
             budget = self.max_attempts * self.targets[sg] - self.used[sg]
             for _ in range(max(deficit, 0)):
                 if budget <= 0:
@@ -261,42 +317,62 @@ class _Selection:
                 budget -= n
         return items
 
-    def take(self, results: dict[tuple[int, int], list[dict]]) -> None:
-        """Keep, per class, its own successes then spill, skipping duplicates and surplus."""
-        own: dict[int, list[dict]] = defaultdict(list)
-        spill: dict[int, list[dict]] = defaultdict(list)
-        for sg, i in sorted(results):
-            for rec in results[(sg, i)]:
+    def take(self, results: Iterator[tuple[tuple[int, int, int], list[dict]]]) -> None:
+        """Select from one round's results (ascending items), emitting as batches fill."""
+        for (sg, i, _), recs in results:
+            self._release(below=sg)
+            for rec in recs:
                 self.used[sg] += 1
+                name = item_name(sg, i, rec["attempt"])
                 if rec["row"] is None:
                     self.reasons[sg][rec["reason"]] += 1
                     if rec["reason"] == "outside_class_set":
                         self.drift[sg][rec["detail"].split()[-1]] += 1
-                    name = item_name(sg, i, rec["attempt"])
-                    self.outcomes.append(Outcome(SOURCE, name, "skipped", rec["reason"]))
+                    self._out(Outcome(SOURCE, name, "skipped", rec["reason"]))
                     continue
                 lab = rec["row"]["spacegroup"]
-                (own if lab == sg else spill)[lab].append(rec)
                 if lab != sg:
                     self.drift[sg][str(lab)] += 1
-        for sg in sorted(set(own) | set(spill)):
-            for rec in own[sg] + spill[sg]:
-                row = rec["row"]
-                name = item_name(rec["sg"], rec["index"], rec["attempt"])
-                if len(self.accepted[sg]) >= self.targets[sg]:
-                    self.outcomes.append(Outcome(SOURCE, name, "skipped", "surplus"))
-                elif not self.dedup.add(row):
-                    self.reasons[rec["sg"]]["duplicate"] += 1
-                    self.outcomes.append(Outcome(SOURCE, name, "skipped", "duplicate"))
+                if lab > sg:  # that class's own items of this round come later
+                    self.pending[lab].append((sg, rec["row"], name))
                 else:
-                    self.accepted[sg].append(row)
-                    self.outcomes.append(Outcome(SOURCE, name, "kept", "", row["id"]))
+                    self._accept(lab, sg, rec["row"], name)
+        self._release(below=None)
+        self.flush()
+
+    def _release(self, below: int | None) -> None:
+        for lab in sorted(k for k in self.pending if below is None or k < below):
+            for sg, row, name in self.pending.pop(lab):
+                self._accept(lab, sg, row, name)
+
+    def _accept(self, lab: int, requested: int, row: dict, name: str) -> None:
+        if self.count[lab] >= self.targets[lab]:
+            self._out(Outcome(SOURCE, name, "skipped", "surplus"))
+        elif not self.dedup.add(row):
+            self.reasons[requested]["duplicate"] += 1
+            self._out(Outcome(SOURCE, name, "skipped", "duplicate"))
+        else:
+            row = {**row, "id": f"syn-{self.n_kept:07d}"}
+            self.n_kept += 1
+            self.count[lab] += 1
+            self.rows.append(row)
+            self._out(Outcome(SOURCE, name, "kept", "", row["id"]))
+
+    def _out(self, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+        if len(self.outcomes) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows or self.outcomes:
+            self.emit(self.rows, self.outcomes)
+            self.rows, self.outcomes = [], []
 
     def report(self) -> dict[int, dict[str, Any]]:
         """Per class: target, count, attempts and, when short, why (infeasible note)."""
         out = {}
         for sg in sorted(self.targets):
-            count, target = len(self.accepted[sg]), self.targets[sg]
+            count, target = self.count[sg], self.targets[sg]
             note = ""
             if count < target:
                 parts = [f"{r} x{n}" for r, n in self.reasons[sg].most_common()]
@@ -319,12 +395,18 @@ def generate(
     sconf: dict[str, Any],
     classes: Sequence[int],
     seed: int,
+    emit: Callable[[list[dict], list[Outcome]], None],
     dedup: Deduplicator | None = None,
     progress: bool = True,
-) -> SyntheticResult:
+    cache: str | Path | None = None,
+) -> dict[int, dict[str, Any]]:
     """Generate the synthetic source for ``structures`` config ``sconf`` and ``classes``.
 
-    ``dedup`` (shared across sources) rejects structures already kept by another source.
+    Kept rows (ascending ids) and the outcome of every attempt are passed to
+    ``emit(rows, outcomes)`` in batches of about 256 as they are selected, so memory stays
+    bounded whatever ``per_class``; returns the per-class report. ``dedup`` (shared across
+    sources) rejects structures already kept by another source. ``cache``: a directory for
+    the records of finished items, so an interrupted run resumes (removed on success).
     """
     syn = sconf["synthetic"]
     st = Settings(
@@ -336,8 +418,11 @@ def generate(
     )
     dedup = dedup if dedup is not None else Deduplicator(enabled=sconf["dedup"])
     targets = class_targets(list(classes), int(syn["per_class"]), syn["prior"])
-    sel = _Selection(targets, int(syn["max_attempts"]), st.max_sites, dedup)
+    sel = _Selection(targets, int(syn["max_attempts"]), st.max_sites, dedup, emit)
     workers = int(sconf["workers"])
+    if cache is not None:
+        cache = Path(cache)
+        cache.mkdir(parents=True, exist_ok=True)
 
     items = sel.plan()
     bar = tqdm(total=len(items), desc="synthetic", unit="item", disable=not progress)
@@ -349,17 +434,29 @@ def generate(
                     break
                 bar.total += len(items)
                 bar.refresh()
-            sel.take(_run_items(items, st, pool, workers, bar))
+            sel.take(_ordered_results(items, st, pool, workers, bar, cache))
 
+    if cache is not None:
+        shutil.rmtree(cache, ignore_errors=True)
     report = sel.report()
     for sg, r in report.items():
         if r["note"]:
             logger.warning("synthetic space group %d: %s", sg, r["note"])
-    rows = sorted((r for rs in sel.accepted.values() for r in rs), key=lambda r: r["id"])
     logger.info(
         "synthetic: %d of %d wanted structures in %d attempts",
-        len(rows), sum(targets.values()), sum(sel.used.values()),
+        sel.n_kept, sum(targets.values()), sum(sel.used.values()),
     )  # fmt: skip
-    return SyntheticResult(
-        rows=rows, outcomes=sorted(sel.outcomes, key=lambda o: o.name), report=report
-    )
+    return report
+
+
+def collect(sconf: dict[str, Any], classes: Sequence[int], seed: int, **kw: Any) -> SyntheticResult:
+    """:func:`generate` with every row and outcome kept in memory (tests, small sets)."""
+    rows: list[dict] = []
+    outcomes: list[Outcome] = []
+
+    def emit(r: list[dict], o: list[Outcome]) -> None:
+        rows.extend(r)
+        outcomes.extend(o)
+
+    report = generate(sconf, classes, seed, emit, **kw)
+    return SyntheticResult(rows=rows, outcomes=outcomes, report=report)

@@ -70,6 +70,11 @@ class ArtifactWriter(contextlib.AbstractContextManager):
         self.counts.update(table.column("spacegroup").to_pylist())
         self.kept.update(table.column("source").to_pylist())
 
+    def write(self, rows: Sequence[dict[str, Any]], outcomes: Iterable[Outcome]) -> None:
+        """Append a batch of kept rows and the outcomes that go with them."""
+        self.write_rows(rows)
+        self.write_outcomes(outcomes)
+
     def write_outcomes(self, outcomes: Iterable[Outcome]) -> None:
         for o in outcomes:
             self._csv.writerow(o.as_dict())
