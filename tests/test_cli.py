@@ -53,3 +53,19 @@ def test_bench_runner_rejects_unknown_subjects():
     with pytest.raises(SystemExit) as e:
         main(["nope"])
     assert e.value.code == 2
+
+
+def test_scale_benchmark_projection():
+    from benchmarks.bench_scale import PAPER_N, STAGES, summarise
+
+    def size(n, rss):
+        return {"n_crystals": n, "stages": {s: {"seconds": n / 100, "bytes": 1000 * n,
+                                                "peak_rss_mb": rss} for s in STAGES}}  # fmt: skip
+
+    doc = summarise(size(1000, 500.0), size(5000, 540.0), workers=2)
+    p = doc["projected_108658"][STAGES[0]]
+    assert p["seconds"] == round(PAPER_N / 100) and p["gib"] == round(1000 * PAPER_N / 2**30, 2)
+    assert p["peak_rss_mb"] == round(540 + 0.01 * (PAPER_N - 5000))  # linear upper estimate
+    assert doc["peak_rss_ratio_large_vs_small"] == 1.08
+    flat = summarise(size(1000, 600.0), size(5000, 550.0), workers=2)
+    assert flat["projected_108658"][STAGES[0]]["peak_rss_mb"] == 550  # never below measured

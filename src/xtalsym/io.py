@@ -162,8 +162,11 @@ def image_dataset(
 ) -> h5py.Dataset:
     """Create a uint8 image dataset (N, ...), chunked along N and gzip-compressed.
 
-    Patterns are sparse, so gzip level 4 with shuffle shrinks them ~10-30x at a read speed
-    well above what training needs (see benchmarks/bench_scale.py).
+    gzip level 4 (benchmarks/bench_compression.py, measured on real artifacts): clean patterns
+    shrink 43x, noisy ones and shaped images 2.8x (read noise fills every pixel); 9-10% larger
+    than level 9 but 28x faster to write, 1.7x smaller than lzf at 0.7x its read speed.
+    Shuffle is a no-op on 1-byte data; it stays so the patterns stage's direct chunk writes
+    match the dataset's filter pipeline.
     """
     n = shape[0]
     chunks = (max(1, min(chunk_rows, n)), *shape[1:]) if n else None
