@@ -51,3 +51,16 @@ def tool_env(tmp_path: Path) -> dict[str, str]:
     env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     return env
+
+
+def recording(fn, calls: list, key=lambda *a: a, interrupt_on: int | None = None):
+    """``fn`` that appends ``key(*args)`` to ``calls`` for every call and, on call number
+    ``interrupt_on``, raises KeyboardInterrupt instead (a Ctrl-C in the middle of a stage)."""
+
+    def wrapper(*args, **kw):
+        calls.append(key(*args))
+        if len(calls) == interrupt_on:
+            raise KeyboardInterrupt("simulated interruption")
+        return fn(*args, **kw)
+
+    return wrapper

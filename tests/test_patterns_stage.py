@@ -15,6 +15,8 @@ from xtalsym.io import config_hash, derive_seed
 from xtalsym.patterns import run_simulation, simulate_patterns
 from xtalsym.patterns.reference import reference_structures
 
+from .conftest import recording
+
 SPACEGROUPS = {"NaCl": 225, "Mg": 194, "TiO2": 136, "CaTiO3": 62, "mono-P21c": 14, "tric-P-1": 2}
 
 
@@ -137,21 +139,14 @@ def test_interrupted_simulation_resumes_from_its_last_finished_batch(
 
     path, rows = structures_parquet
     cfg = small_config(workers=1, size=256, n_variants=3, chunk_size=2)  # 4 batches of 2
-    real, calls = stage._simulate_compressed, []
-
-    def crash_on_third(*args):
-        calls.append(args[0])
-        if len(calls) == 3:
-            raise KeyboardInterrupt("simulated interruption")
-        return real(*args)
-
-    monkeypatch.setattr(stage, "_simulate_compressed", crash_on_third)
+    real, calls, ids = stage._simulate_compressed, [], lambda *a: a[0]
+    monkeypatch.setattr(stage, "_simulate_compressed", recording(real, calls, ids, interrupt_on=3))
     out = tmp_path / "patterns.h5"
     with pytest.raises(KeyboardInterrupt):
         run_simulation(cfg, path, out)
     assert not out.exists() and (tmp_path / ".patterns.h5.partial").exists()
     calls.clear()
-    monkeypatch.setattr(stage, "_simulate_compressed", lambda *a: calls.append(a[0]) or real(*a))
+    monkeypatch.setattr(stage, "_simulate_compressed", recording(real, calls, ids))
     run_simulation(cfg, path, out)
     assert calls == [[r["id"] for r in rows[4:6]], [rows[6]["id"]]]  # only the unfinished ones
     run_simulation(cfg, path, tmp_path / "fresh.h5")

@@ -38,6 +38,8 @@ from xtalsym.shaping import (
 )
 from xtalsym.shaping import stage as stage_mod
 
+from .conftest import recording
+
 STEMS = [f"sample{n}_{a}" for n in (1, 2, 3) for a in "xyz"]
 AXIS = {"x": 0, "y": 1, "z": 2}
 
@@ -429,21 +431,12 @@ def test_run_shaping_resumes_after_an_interruption(tmp_path, monkeypatch, caplog
     _patterns_file(tmp_path / "patterns.h5")
     out = tmp_path / "shaped.h5"
     real, calls = stage_mod.shape_crystals, []
-
-    def crash_on_third(*args, **kw):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt("simulated interruption")
-        return real(*args, **kw)
-
-    monkeypatch.setattr(stage_mod, "shape_crystals", crash_on_third)
+    monkeypatch.setattr(stage_mod, "shape_crystals", recording(real, calls, interrupt_on=3))
     with pytest.raises(KeyboardInterrupt):
         run_shaping(_cfg(workers=1), tmp_path / "patterns.h5", "shaped", out)
     assert not out.exists() and (tmp_path / ".shaped.h5.partial").exists()
     calls.clear()
-    monkeypatch.setattr(
-        stage_mod, "shape_crystals", lambda *a, **k: calls.append(1) or real(*a, **k)
-    )
+    monkeypatch.setattr(stage_mod, "shape_crystals", recording(real, calls))
     with caplog.at_level(logging.INFO, logger="xtalsym"):
         run_shaping(_cfg(workers=1), tmp_path / "patterns.h5", "shaped", out)
     assert "resuming" in caplog.text and len(calls) == 1  # 7 crystals, chunks of 3: 2 were done

@@ -36,6 +36,8 @@ from xtalsym.structures.prior import ICSD_PERCENT, class_targets
 from xtalsym.structures.standard import order_majority
 from xtalsym.structures.synthetic import _Selection, collect
 
+from .conftest import recording
+
 
 def nacl() -> Structure:
     return Structure.from_spacegroup(
@@ -276,21 +278,14 @@ def test_interrupted_synthetic_source_resumes_from_cached_items(tmp_path, monkey
     sconf = _sconf(max_sites=24, workers=1, synthetic={"per_class": 3})
     classes = [2, 14, 63, 166, 221]
     want = collect(sconf, classes, 5, progress=False)
-    real, calls = syn.run_item, []
-
-    def crash_on_ninth(*args):
-        calls.append(args[:2])
-        if len(calls) == 9:
-            raise KeyboardInterrupt("simulated interruption")
-        return real(*args)
-
-    monkeypatch.setattr(syn, "run_item", crash_on_ninth)
+    real, calls, item = syn.run_item, [], lambda *a: a[:2]
+    monkeypatch.setattr(syn, "run_item", recording(real, calls, item, interrupt_on=9))
     cache = tmp_path / "cache"
     with pytest.raises(KeyboardInterrupt):
         collect(sconf, classes, 5, progress=False, cache=cache)
     assert list(cache.glob("items-*.json"))
     calls.clear()
-    monkeypatch.setattr(syn, "run_item", lambda *a: calls.append(a[:2]) or real(*a))
+    monkeypatch.setattr(syn, "run_item", recording(real, calls, item))
     got = collect(sconf, classes, 5, progress=False, cache=cache)
     assert got.rows == want.rows and got.outcomes == want.outcomes and got.report == want.report
     assert not {(2, 0), (2, 1), (2, 2), (14, 0)} & set(calls)  # the first chunk was read back
