@@ -99,7 +99,7 @@ def stamp_attrs(h5: h5py.File | h5py.Group, config: Any, **extra: Any) -> None:
 def input_key(config: Any, *inputs: str | os.PathLike, **extra: Any) -> str:
     """Hash of a config slice, input files (size and mtime) and extras: the identity of an
     output, so a partial one is resumed only when nothing it depends on changed."""
-    stats = [[os.stat(p).st_size, os.stat(p).st_mtime_ns] for p in inputs]
+    stats = [[st.st_size, st.st_mtime_ns] for st in map(os.stat, inputs)]
     return config_hash({"cfg": config, "inputs": stats, **extra})
 
 
