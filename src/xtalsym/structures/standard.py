@@ -1,9 +1,12 @@
 """Labelling (spglib), the one standard setting every later stage relies on, and artifact rows.
 
-Standard setting: the conventional standard cell of
-``SpacegroupAnalyzer.get_conventional_standard_structure()`` (Setyawan-Curtarolo conventions:
-unique axis b for monoclinic, hexagonal axes for rhombohedral groups), re-expressed with
-``Lattice.from_parameters(a, b, c, alpha, beta, gamma)``. That fixes the Cartesian frame:
+Standard setting: the **ITA standard setting** of the structure's space group, spglib's
+standardized conventional cell for the group's default Hall setting (monoclinic unique axis b,
+cell choice 1; orthorhombic in the standard abc setting, e.g. P2_1/c not P2_1/a, Pnma not Pbnm;
+hexagonal axes for rhombohedral groups; origin choice 2 where there are two), so that the glide
+and screw axes of one space group always lie along the same cell axes. The cell is then
+re-expressed with ``Lattice.from_parameters(a, b, c, alpha, beta, gamma)``, which fixes the
+Cartesian frame:
 
 * **c along z**;
 * **a in the xz plane** (a along x whenever beta = 90 deg);
@@ -28,13 +31,15 @@ from typing import Any
 
 import numpy as np
 import spglib
-from pymatgen.core import DummySpecies, Lattice, Structure
-from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+from pymatgen.core import DummySpecies, Element, Lattice, Structure
 
 from ..spacegroups import crystal_system
 from .outcomes import Skip
 
 logger = logging.getLogger(__name__)
+
+#: Element of each atomic number (spglib's types are the Z of the ordered species).
+_ELEMENTS = {el.Z: el for el in Element}
 
 DEFAULT_SYMPREC = 0.01  # Å
 
@@ -86,23 +91,25 @@ def label(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> tuple[int, 
 
 
 def standardise(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> Structure:
-    """The conventional standard cell in pymatgen's standard orientation (module docstring).
+    """The conventional cell in the ITA standard setting, in the frame of the module docstring.
 
-    Atoms are symmetrised (spglib refinement at ``symprec``), fractional coordinates are
-    wrapped into [0, 1), and site properties are dropped.
+    spglib's standardized conventional cell (``std_lattice``, ``std_positions``, idealised and
+    symmetrised at ``symprec`` Å) of the default Hall setting of the group; fractional
+    coordinates wrapped into [0, 1); site properties dropped. Raises Skip(symmetry_failed).
     """
-    with _quiet_spglib():
-        sga = SpacegroupAnalyzer(structure, symprec=symprec)
-        conv = sga.get_conventional_standard_structure()
-    frac = conv.frac_coords
+    ds = symmetry_dataset(structure, symprec)
+    lattice = np.asarray(ds.std_lattice, dtype=np.float64)
+    frac = np.asarray(ds.std_positions, dtype=np.float64)
     # A left-handed basis (-a, -b, -c) has the same parameters: flip the coordinates instead of
     # mirroring the crystal, which would swap enantiomorphic groups (P3_1 <-> P3_2).
-    if np.linalg.det(conv.lattice.matrix) < 0:
+    if np.linalg.det(lattice) < 0:
         frac = -frac
-    lattice = Lattice.from_parameters(*conv.lattice.abc, *conv.lattice.angles)
+    lat = Lattice(lattice)
+    lattice = Lattice.from_parameters(*lat.abc, *lat.angles)
     frac = np.round(frac, 10) % 1.0
     frac[frac >= 1.0 - 1e-10] = 0.0
-    return Structure(lattice, conv.species_and_occu, frac)
+    species = [_ELEMENTS[int(z)] for z in ds.std_types]
+    return Structure(lattice, species, frac)
 
 
 def order_majority(structure: Structure) -> Structure:
