@@ -241,7 +241,7 @@ def art(tmp_path_factory):
                 "workers": 1,
                 "robustness": {
                     "max_crystals": 5,
-                    "displacement": [0.0, 0.3],
+                    "jitter": [0.0, 0.3],
                     "background": [0.0, 60.0],
                 },
             },
@@ -317,7 +317,7 @@ def test_robustness_task_is_the_simulation_at_each_level(art):
     js = art["table"]["structure"].iloc[0]
     seed = derive_seed(SEED, "robustness", art["table"]["id"].iloc[0])
     spec = ImageSpec.from_card(load_bundle(art["bundles"]["msdn"])[1])
-    levels = (("displacement", 0.0), ("displacement", 0.3), ("background", 60.0))
+    levels = (("jitter", 0.0), ("jitter", 0.3), ("background", 60.0))
     out = run_task(Task((js,), (seed,), json.dumps(params), levels, (spec,)))[spec]
     assert out.shape == (3, 1, 3, 2, INPUT_SIZE, INPUT_SIZE)
     for li, (kind, level) in enumerate(levels):
@@ -325,7 +325,7 @@ def test_robustness_task_is_the_simulation_at_each_level(art):
             Structure.from_str(js, fmt="json"), level_params(params, kind, level), seed
         )
         assert np.array_equal(out[li, 0], network_images(pat[None], spec)[0])
-    assert not np.array_equal(out[0], out[1])  # the displacement changed the patterns
+    assert not np.array_equal(out[0], out[1])  # the jitter changed the patterns
 
 
 def test_parallel_tasks_come_back_in_order(art):
@@ -355,7 +355,7 @@ def test_robustness_table_and_figure(art):
     )
     rob = pd.read_csv(out / "robustness.csv")
     assert list(rob.columns[:5]) == ["model", "noise", "level", "sg_top1", "n"]
-    assert len(rob) == 2 * 4  # two models x (two displacement + two background levels)
+    assert len(rob) == 2 * 4  # two models x (two jitter + two background levels)
     assert set(rob["model"]) == {"msdn", "vgg"} and (rob["n"] == 5).all()  # max_crystals
     assert rob["sg_top1"].between(0, 1).all()
     assert sorted(rob.loc[rob["noise"] == "background", "level"].unique()) == [0.0, 60.0]

@@ -121,7 +121,7 @@ def _read_rgb(path: Path) -> np.ndarray:
 
 def image_inputs(paths: Sequence[Path], card: dict[str, Any], shaped: bool) -> np.ndarray:
     """Network images (1, 3, C, S, S) from three pattern images (x, y, z)."""
-    from .shaping import read_pattern_image, resize_like_loader
+    from .shaping import read_pattern_image, resize
 
     _check_axis_order(paths)
     spec = ImageSpec.from_card(card)
@@ -148,7 +148,7 @@ def image_inputs(paths: Sequence[Path], card: dict[str, Any], shaped: bool) -> n
     s = np.stack([rgb[a][..., others[a]].mean(axis=-1) for a in range(3)])
     s = np.rint(s).astype(np.uint8)
     chans = np.stack([e, s], axis=1) if spec.mode == "shaped" else s[:, None]
-    return resize_like_loader(chans, spec.size)[None].astype(np.uint8)
+    return resize(chans, spec.size, spec.resize)[None].astype(np.uint8)
 
 
 def structure_inputs(
