@@ -141,3 +141,23 @@ def test_thicker_crystal_fewer_off_zone_spots_and_scale_moves_spots():
     far = replace(thin, scale=1.03)
     a, b = excited(t, st, conditions=thin), excited(t, st, conditions=far)
     np.testing.assert_allclose(b.uv, 1.03 * a.uv)
+
+
+@pytest.mark.parametrize(
+    ("name", "axes"),
+    [("NaCl", [(0, 0, 1), (1, 1, 0), (1, 1, 1)]), ("Mg", [(0, 0, 1), (1, 0, 0), (2, 1, 0)]),
+     ("tric-P-1", [(1, 0, 0), (0, 1, 0), (0, 0, 1)])],
+)  # fmt: skip
+def test_zone_axis_beams(name, axes):
+    """beams = zone_axes: each pattern's zero-order Laue zone is the plane hkl · [uvw] = 0 of
+    its zone axis, the frames are right-handed, and a cubic crystal's three images differ."""
+    s = standardise(reference_structure(name), 0.01)
+    st = Settings.from_params(params(beams="zone_axes"))
+    t = prepare(crystal_from_structure(s), st)
+    for frame in t.frames:
+        assert np.allclose(np.cross(frame[1], frame[2]), frame[0])
+    for r, uvw in zip(reflections(t, st, zolz_only=True), axes, strict=True):
+        assert len(r.hkl) > 10 and np.all(r.hkl @ np.array(uvw) == 0)
+    if name == "NaCl":
+        im = simulate_crystal(t, st, [None])[0]
+        assert not np.array_equal(im[0], im[1]) and not np.array_equal(im[1], im[2])

@@ -21,7 +21,8 @@ named otherwise:
 - scale_error: the detector scale (camera length) is off by a uniform factor 1 ± this;
 - blur (px): extra Gaussian spot width, added in quadrature, integrated intensity kept;
 - background (8-bit levels): a uniform mean level added to every pixel;
-- dose (counts at full scale, 255): Poisson shot noise, counts = level / 255 × dose; 0 disables;
+- dose (counts at full scale, 255): shot noise, counts = level / 255 × dose (Gaussian limit of
+  the Poisson distribution, variance = counts); 0 disables;
 - read_noise (8-bit levels): Gaussian noise of this standard deviation.
 
 ``background`` and ``dose`` (like ``patterns.thickness`` and ``patterns.debye_waller``) take a
@@ -171,15 +172,18 @@ def detector_image(
     megabyte passes over the whole canvas. Shot noise depends on every pixel's level: dense.
     """
     if dose > 0:
-        noise = GAUSS_TABLE * read_noise  # read noise per random index, 8-bit levels
+        # Shot noise in its Gaussian limit (variance = level x 255 / dose, in 8-bit levels²)
+        # plus read noise, one table draw per pixel: ~3x faster than Poisson sampling, and
+        # within a level of it above ~10 counts.
         img = canvas + background
-        lam = np.maximum(img, 0.0)
-        lam *= dose / 255.0
-        img = streams("shot").poisson(lam) * (255.0 / dose)
-        if read_noise > 0:
-            idx = _noise_indices(streams("read"), img.size)
-            for part, ix in zip(np.split(img, n_images), np.split(idx, n_images), strict=True):
-                part += noise[ix]  # image by image: small temporaries
+        sd = np.maximum(img, 0.0)
+        sd *= 255.0 / dose
+        sd += read_noise * read_noise
+        np.sqrt(sd, out=sd)
+        idx = _noise_indices(streams("shot"), img.size)
+        for part, sp, ix in zip(np.split(img, n_images), np.split(sd, n_images),
+                                np.split(idx, n_images), strict=True):  # fmt: skip
+            part += sp * GAUSS_TABLE[ix]  # image by image: small temporaries
         return render.quantise(img)
     if read_noise > 0:
         idx = _noise_indices(streams("read"), canvas.size)

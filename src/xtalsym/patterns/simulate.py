@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..spacegroups import crystal_system
 from . import noise as nz
 from . import physics, render
 from .crystal import Crystal, crystal_from_structure
@@ -50,6 +51,7 @@ class Settings:
     gamma: float
     noise: dict[str, float]
     ranges: dict[str, tuple[float, float]]
+    beams: str = "cartesian"
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Settings:
@@ -70,6 +72,7 @@ class Settings:
             gamma=float(params["gamma"]),
             noise={k: ranges[k][1] for k in nz.NOISE_KEYS},
             ranges=ranges,
+            beams=str(params.get("beams", "cartesian")),
         )
 
     @property
@@ -131,13 +134,14 @@ class CrystalTables:
     """Per-crystal precomputation: candidates hkl (1 + 2P, 3) in Friedel order (0, P
     reflections, their P opposites), g (1 + 2P, 3) Å⁻¹, f_el (n_el, 1 + P) scattering factors
     with the nominal Debye-Waller factor (the same for g and -g); the crystal's operations as
-    site maps (for symmetric structural noise)."""
+    site maps (for symmetric structural noise); the beam frames (3, 3, 3) (rows n, u, v)."""
 
     crystal: Crystal
     hkl: np.ndarray
     g: np.ndarray
     f_el: np.ndarray
     symmetry: SiteSymmetry
+    frames: np.ndarray
 
     @property
     def n_pairs(self) -> int:
@@ -179,6 +183,13 @@ def prepare(crystal: Crystal, settings: Settings, prefilter: bool = True) -> Cry
     prefilter: keep only the reflections that some beam, tilted by up to ``noise.tilt``, could
     excite (the default; False keeps the whole sphere |g| <= g_max, for checking that filter).
     """
+    n = settings.noise
+    symmetric = n["jitter"] > 0 or n["strain"] > 0 or n["vacancy"] > 0
+    zone = settings.beams == "zone_axes"
+    sym = site_symmetry(crystal) if symmetric or zone else trivial(crystal.n_sites)
+    frames = physics.BEAM_FRAMES
+    if zone:
+        frames = physics.zone_axis_frames(crystal.lattice, crystal_system(sym.number))
     hkl = physics.enumerate_hkl(crystal.lattice, settings.g_max)
     p = (len(hkl) - 1) // 2
     half = hkl[: 1 + p]  # 0 and one of each Friedel pair
@@ -192,7 +203,7 @@ def prepare(crystal: Crystal, settings: Settings, prefilter: bool = True) -> Cry
     e = nz.STRAIN_CLIP * settings.noise["strain"]
     theta += e / max(1.0 - e, 1e-6)
     margin = settings.s_tol * (1 + lam * g_len / 2) + lam * g_len**2 / 2 + g_len * theta + 1e-9
-    near = (np.abs(g @ physics.BEAM_FRAMES[:, 0].T) <= margin[:, None]).any(axis=1)
+    near = (np.abs(g @ frames[:, 0].T) <= margin[:, None]).any(axis=1)
     near[0] = True
     if not prefilter:
         near[:] = True
@@ -202,21 +213,20 @@ def prepare(crystal: Crystal, settings: Settings, prefilter: bool = True) -> Cry
     f_el = scattering_factors(coeffs, z, s, settings.radiation)
     if settings.debye_waller > 0:
         f_el = f_el * np.exp(-settings.debye_waller * s * s)
-    n = settings.noise
-    symmetric = n["jitter"] > 0 or n["strain"] > 0 or n["vacancy"] > 0
     return CrystalTables(
         crystal=crystal,
         hkl=np.concatenate([half, -half[1:]]),
         g=np.concatenate([g, -g[1:]]),
         f_el=f_el,
-        symmetry=site_symmetry(crystal) if symmetric else trivial(crystal.n_sites),
+        symmetry=sym,
+        frames=frames,
     )
 
 
 def excited(
     tables: CrystalTables,
     settings: Settings,
-    frames: np.ndarray = physics.BEAM_FRAMES,
+    frames: np.ndarray | None = None,
     crystal: Crystal | None = None,
     zolz_only: bool = False,
     first_image: int = 0,
@@ -232,6 +242,7 @@ def excited(
     scale (default: nominal_conditions).
     """
     crystal = tables.crystal if crystal is None else crystal
+    frames = tables.frames if frames is None else frames
     cond = nominal_conditions(settings) if conditions is None else conditions
     g_all = tables.g if cond.strain is None else tables.g @ np.linalg.inv(cond.strain)
     s = physics.excitation_errors(g_all, frames[:, 0], settings.wavelength)  # (m, B)
@@ -265,11 +276,12 @@ def excited(
 def reflections(
     tables: CrystalTables,
     settings: Settings,
-    frames: np.ndarray = physics.BEAM_FRAMES,
+    frames: np.ndarray | None = None,
     crystal: Crystal | None = None,
     zolz_only: bool = False,
 ) -> list[Reflections]:
     """:func:`excited`, one Reflections per beam frame."""
+    frames = tables.frames if frames is None else frames
     return excited(tables, settings, frames, crystal, zolz_only).split(frames.shape[0])
 
 
@@ -325,7 +337,7 @@ def simulate_crystal(
         st = nz.noise_streams(seed)
         cond = draw_conditions(settings, tables, st)
         crystal = nz.perturb_crystal(tables.crystal, tables.symmetry, n, st)
-        frames = physics.BEAM_FRAMES
+        frames = tables.frames
         if n["tilt"] > 0:
             frames = nz.tilt_frames(frames, n["tilt"], st("tilt"))
         refls.append(excited(tables, settings, frames, crystal, first_image=3 * v,

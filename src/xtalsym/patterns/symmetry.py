@@ -25,11 +25,13 @@ MATCH_TOL = 1e-3
 @dataclass(frozen=True)
 class SiteSymmetry:
     """rotations (G, 3, 3) int, acting on fractional column vectors; perm (G, n_sites): the
-    site that operation k sends site i to; orbit (n_sites,): orbit index of each site."""
+    site that operation k sends site i to; orbit (n_sites,): orbit index of each site;
+    number: the space group (1 when unknown)."""
 
     rotations: np.ndarray
     perm: np.ndarray
     orbit: np.ndarray
+    number: int = 1
 
     @property
     def order(self) -> int:
@@ -59,13 +61,13 @@ def site_symmetry(crystal: Crystal) -> SiteSymmetry:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            sym = spglib.get_symmetry((crystal.lattice, pos, types + 1), symprec=SYMPREC)
+            ds = spglib.get_symmetry_dataset((crystal.lattice, pos, types + 1), symprec=SYMPREC)
         except Exception:  # spglib >= 2.5 raises where older versions returned None
-            sym = None
-    if not sym:
+            ds = None
+    if ds is None:
         return trivial(n)
-    rot = np.asarray(sym["rotations"], dtype=int)
-    images = np.einsum("kij,nj->kni", rot, pos) + np.asarray(sym["translations"])[:, None, :]
+    rot = np.asarray(ds.rotations, dtype=int)
+    images = np.einsum("kij,nj->kni", rot, pos) + np.asarray(ds.translations)[:, None, :]
     diff = images[:, :, None, :] - pos[None, None, :, :]  # (G, n, n, 3)
     diff -= np.round(diff)
     dist = np.abs(diff).max(axis=-1)
@@ -75,7 +77,7 @@ def site_symmetry(crystal: Crystal) -> SiteSymmetry:
     if not (ok.all() and same_type.all()):
         return trivial(n)
     # Orbit of a site: the smallest site index it is sent to.
-    return SiteSymmetry(rot, perm, perm.min(axis=0))
+    return SiteSymmetry(rot, perm, perm.min(axis=0), int(ds.number))
 
 
 def symmetrise_displacements(sym: SiteSymmetry, d_frac: np.ndarray) -> np.ndarray:
