@@ -20,3 +20,22 @@ def test_license_and_citation_agree_with_pyproject():
     assert (paper["journal"], paper["volume"], paper["start"], paper["year"]) == (
         "npj Computational Materials", 6, 196, 2020,
     )  # fmt: skip
+
+
+def test_make_dag_fails_clearly_without_graphviz(tmp_path):
+    import shutil
+    import subprocess
+
+    make = shutil.which("make")
+    if make is None:
+        import pytest
+
+        pytest.skip("make is not installed")
+    empty = tmp_path / "bin"
+    empty.mkdir()  # a PATH without dot (nor anything else)
+    proc = subprocess.run(
+        [make, "-o", "env", "dag"], cwd=ROOT, env={"PATH": str(empty)},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "graphviz's 'dot' is not installed" in proc.stderr
