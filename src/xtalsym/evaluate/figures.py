@@ -194,13 +194,15 @@ def plot_robustness(
     ymax = min(1.0, 1.15 * top + 0.02)
     for ax, kind in zip(axes[0], kinds, strict=True):
         part = table[table["noise"] == kind]
+        span = float(part["level"].max() - part["level"].min()) if len(part) else 0.0
         for i, m in enumerate(models):
             rows = part[part["model"] == m].sort_values("level")
             ci = np.array([intervals[j] for j in rows.index]).reshape(-1, 2)
             acc = rows["sg_top1"].to_numpy(dtype=float)
-            # distinct markers and a small offset keep coinciding lines of models visible
+            # distinct markers and a small sideways offset keep coinciding models visible
+            dodge = (i - (len(models) - 1) / 2) * 0.012 * span
             ax.errorbar(
-                rows["level"],
+                rows["level"].to_numpy(dtype=float) + dodge,
                 acc,
                 yerr=np.abs(ci.T - acc),
                 fmt="-",
