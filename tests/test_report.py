@@ -453,3 +453,29 @@ def test_report_holds_every_table_and_figure(art, evaluated):
         )
     # the report's config hash and the cards' hashes are told apart
     assert "Config hashes:" in html and "narrower hash by design" in html
+
+
+def test_robustness_figure_marks_training_noise_and_zooms_to_the_data(monkeypatch, tmp_path):
+    from xtalsym.evaluate import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, path: drawn.append(fig))
+    rows = [
+        {"model": m, "noise": k, "level": lev, "sg_top1": acc - 0.02 * j, "n": 288}
+        for m, acc in (("msdn", 0.13), ("vgg", 0.09))
+        for k, levels in (("displacement", [0.0, 0.05, 0.2]), ("background", [0.0, 10.0, 40.0]))
+        for j, lev in enumerate(levels)
+    ]
+    figures.plot_robustness(
+        pd.DataFrame(rows), tmp_path / "r.png", chance=1 / 72,
+        training={"displacement": 0.02, "background": 2.0},
+    )  # fmt: skip
+    (fig,) = drawn
+    axes = fig.axes[:2]
+    for ax, level in zip(axes, (0.02, 2.0), strict=True):
+        top = ax.get_ylim()[1]
+        hi = wilson_interval(round(0.13 * 288), 288)[1]
+        assert hi < top < 0.3  # the highest interval fits, and 13% is not squashed to the bottom
+        vertical = [ln for ln in ax.lines if len(set(ln.get_xdata())) == 1]
+        assert any(ln.get_xdata()[0] == level for ln in vertical)
+    plt.close(fig)
