@@ -105,6 +105,22 @@ top_k_type = _number(int, 1)
 tta_type = _number(int, 0, 256)
 
 
+#: The committed reference model (config/reference.yaml), used when --model is not given.
+REFERENCE_MODEL = Path(__file__).resolve().parents[2] / "models" / "reference"
+
+
+def model_or_reference(model: str | None) -> str:
+    """``model``, or the committed reference bundle when None (a clear error if absent)."""
+    if model is not None:
+        return model
+    if not (REFERENCE_MODEL / "model_card.json").is_file():
+        raise ValueError(
+            f"no --model given and no reference model at {REFERENCE_MODEL} (a source checkout "
+            "ships it; otherwise train one: snakemake --configfile config/reference.yaml)"
+        )
+    return str(REFERENCE_MODEL)
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("configuration")
     g.add_argument(
@@ -268,8 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_args(p)
     p.add_argument(
-        "--model", required=True, metavar="BUNDLE",
-        help="model bundle directory (results/models/<name>)",
+        "--model", metavar="BUNDLE", default=None,
+        help="model bundle directory (results/models/<name>); user form default: the "
+        "committed reference model models/reference",
     )  # fmt: skip
     p.add_argument(
         "--images", metavar="H5", help="pipeline form: the shaped/unshaped HDF5 of the model"
@@ -351,8 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="structure file(s), or three pattern images x, y, z",
     )  # fmt: skip
     p.add_argument(
-        "--model", required=True, metavar="BUNDLE",
-        help="model bundle directory (results/models/<name>)",
+        "--model", metavar="BUNDLE", default=None,
+        help="model bundle directory (results/models/<name>); default: the committed "
+        "reference model models/reference (config/reference.yaml)",
     )  # fmt: skip
     p.add_argument(
         "--shaped", action="store_true",
@@ -413,7 +431,7 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ValueError("--clean and --tta N > 0 contradict each other")
     records = predict_files(
         args.inputs,
-        args.model,
+        model_or_reference(args.model),
         shaped=args.shaped,
         top_k=args.top_k,
         symprec=args.symprec,
@@ -477,14 +495,17 @@ def dispatch(args: argparse.Namespace) -> int:
             from .predict import evaluate_structures
 
             m = evaluate_structures(
-                args.structures, args.model, args.out, symprec=args.symprec, tta=args.tta
-            )
-        elif args.images and args.split:
+                args.structures, model_or_reference(args.model), args.out,
+                symprec=args.symprec, tta=args.tta,
+            )  # fmt: skip
+        elif args.images and args.split and args.model:
             from .evaluate import run_evaluation
 
             m = run_evaluation(cfg, args.model, args.images, args.split, args.out)
         else:
-            raise SystemExit("xtalsym evaluate: give --structures DIR, or --images and --split")
+            raise SystemExit(
+                "xtalsym evaluate: give --structures DIR, or --model, --images and --split"
+            )
         print(summary_line(m))
     elif cmd == "robustness":
         from .evaluate import run_robustness
