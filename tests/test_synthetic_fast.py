@@ -50,6 +50,21 @@ def test_wyckoff_sets_are_consistent_with_the_tables():
     assert sets and all(set(s) == {0} for s in sets)
 
 
+def test_group_tables_equal_pyxtal_groups():
+    """Our parse of pyxtal's Wyckoff list equals pyxtal's own Group objects."""
+    from pyxtal.symmetry import Group
+
+    for sg in (1, 14, 47, 123, 166, 194, 227):
+        t = group_table(sg)
+        wps = Group(sg).Wyckoff_positions
+        assert t.letters == tuple(w.letter for w in wps)
+        assert t.mult.tolist() == [w.multiplicity for w in wps]
+        assert t.dof.tolist() == [w.get_dof() for w in wps]
+        for i, w in enumerate(wps):
+            aff = np.array([op.affine_matrix[:3] for op in w.ops])
+            assert np.allclose(aff[:, :, :3], t.rot[i]) and np.allclose(aff[:, :, 3], t.trans[i])
+
+
 def test_orbits_have_the_group_symmetry():
     """Special and general orbits are mapped onto themselves by every operation of the
     group (the general position's maps) and hold their multiplicity of distinct atoms."""

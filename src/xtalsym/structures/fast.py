@@ -23,18 +23,17 @@ from __future__ import annotations
 
 import csv
 from functools import cache, lru_cache
-from importlib import resources
 
 import numpy as np
 
-from .chemistry import choose_cell, draw_composition, wyckoff_table
+from .chemistry import choose_cell, draw_composition
 from .outcomes import Skip
-from .placement import draw_lattice, group_table, lattice_matrix, place_orbit
+from .placement import draw_lattice, group_table, lattice_matrix, place_orbit, pyxtal_data
 from .species import ALLOY_PACKING, assign, atomic_number, atomic_volume, covalent_radius
 
-STATS_FILE = "database/spg_num_wps_mp.csv"  # in the pyxtal package
-SET_DRAWS = 6  # Wyckoff sets (with their elements) tried per attempt
-LATTICE_DRAWS = 4  # lattices tried per Wyckoff set, each 5 % larger than the last
+STATS_FILE = "spg_num_wps_mp.csv"  # in the pyxtal package's database folder
+SET_DRAWS = 4  # Wyckoff sets (with their elements) tried per attempt
+LATTICE_DRAWS = 6  # lattices per Wyckoff set, each 4 % larger (hard sets are not dropped)
 CANDIDATES = 128  # free points drawn at once per orbit
 VOLUME_SD = 0.1  # log-normal spread of the cell volume
 PSEUDO_SHIFT = (0.015, 0.05)  # Å, sd of the displacements of a pseudo-symmetric crystal
@@ -45,8 +44,7 @@ def wyckoff_statistics() -> dict[int, list[tuple[int, tuple[int, ...], int]]]:
     """Per space group: (atoms per cell, Wyckoff indices (0 = general), count) of pyxtal's
     Materials Project statistics."""
     out: dict[int, list] = {}
-    path = resources.files("pyxtal").joinpath(STATS_FILE)
-    with path.open() as fh:
+    with pyxtal_data(STATS_FILE).open() as fh:
         for rec in csv.DictReader(fh):
             wps = tuple(int(w) for w in rec["wps"].split("-"))
             out.setdefault(int(rec["spg"]), []).append(
@@ -82,10 +80,10 @@ def wyckoff_sets(sg: int, max_sites: int) -> tuple[tuple[tuple[int, ...], ...], 
 
 
 @cache
-def _pyxtal_table(sg: int) -> list[tuple[int, str, int]]:
-    from pyxtal.symmetry import Group
-
-    return wyckoff_table(Group(int(sg)))
+def _position_table(sg: int) -> list[tuple[int, str, int]]:
+    """(multiplicity, letter, dof) per position, as :func:`.chemistry.wyckoff_table`."""
+    t = group_table(sg)
+    return [(int(m), ltr, int(d)) for m, ltr, d in zip(t.mult, t.letters, t.dof, strict=True)]
 
 
 def _fallback_set(sg: int, max_sites: int, rng: np.random.Generator):
@@ -93,7 +91,7 @@ def _fallback_set(sg: int, max_sites: int, rng: np.random.Generator):
     table = group_table(sg)
     for _ in range(20):
         species, counts = draw_composition(rng)
-        cell = choose_cell(_pyxtal_table(sg), counts, max_sites, rng)
+        cell = choose_cell(_position_table(sg), counts, max_sites, rng)
         if cell is None:
             continue
         wps, elements = [], []
@@ -141,7 +139,7 @@ def generate_cell(
         order = sorted(range(len(wps)), key=lambda i: (table.dof[wps[i]] > 0, -radii[i], -mult[i]))
         for t in range(LATTICE_DRAWS):
             pseudo = bool(rng.random() < pseudo_share)
-            v = volume * 1.05**t * float(np.exp(rng.normal(0.0, VOLUME_SD)))
+            v = volume * 1.04**t * float(np.exp(rng.normal(0.0, VOLUME_SD)))
             params = draw_lattice(table.system, v, rng, pseudo)
             lat = lattice_matrix(*params)
             shift = rng.uniform(*PSEUDO_SHIFT) / np.array(params[:3]) if pseudo else None

@@ -1,7 +1,7 @@
 """Vectorised Wyckoff placement: orbit tables, lattices within a crystal system, contacts.
 
-An orbit is expanded from its Wyckoff position's affine maps (pyxtal's tables, read once per
-group and process): ``x_k = R_k p + t_k`` for every operation k at once, with p the drawn
+An orbit is expanded from its Wyckoff position's affine maps (pyxtal's tables, parsed from its
+data file once per group and process): ``x_k = R_k p + t_k`` for every operation k at once, with p the drawn
 free point. Orbits are placed one after another; each draws ``candidates`` free points at
 once and keeps the first whose atoms are no closer than ``CONTACT`` x the summed radii to
 each other, to their periodic images and to the atoms already placed. Placing orbit by orbit
@@ -10,9 +10,14 @@ turns the acceptance of a whole crystal (a product over all pairs) into one per 
 
 from __future__ import annotations
 
-import warnings
+import ast
+import csv
+import importlib.util
+import re
 from dataclasses import dataclass
-from functools import cache
+from fractions import Fraction
+from functools import cache, lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -41,27 +46,54 @@ class GroupTable:
         return self.letters.index(label.lstrip("0123456789"))
 
 
+LETTERS = "abcdefghijklmnopqrstuvwxyzA"  # ITA Wyckoff letters (Pmmm's general position: A)
+
+
+def pyxtal_data(name: str) -> Path:
+    """Path of a file in pyxtal's ``database`` folder, found without importing pyxtal (its
+    import takes seconds; only its tables are needed)."""
+    spec = importlib.util.find_spec("pyxtal")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("pyxtal is needed for its Wyckoff tables")
+    return Path(next(iter(spec.submodule_search_locations))) / "database" / name
+
+
+@lru_cache(maxsize=1)
+def _wyckoff_strings() -> dict[int, str]:
+    csv.field_size_limit(1 << 24)
+    with pyxtal_data("wyckoff_list.csv").open() as fh:
+        rows = list(csv.reader(fh))
+    return {int(r[0]): r[1] for r in rows[1:] if r[0] and r[1]}
+
+
+def _affine(xyz: str) -> np.ndarray:
+    """(3, 4) affine map of an operation string such as ``"-y+1/2, x-y, z+1/4"``."""
+    out = np.zeros((3, 4))
+    for row, expr in enumerate(xyz.replace(" ", "").split(",")):
+        for sign, num, var in re.findall(r"([+-]?)([\d./]*)([xyz]?)", expr):
+            if not num and not var:
+                continue
+            value = float(Fraction(num)) if num else 1.0
+            value = -value if sign == "-" else value
+            out[row, "xyz".index(var) if var else 3] += value
+    return out
+
+
 @cache
 def group_table(sg: int) -> GroupTable:
-    """The Wyckoff table of space group ``sg`` (pyxtal's ITA-setting tables, cached)."""
-    from pyxtal.symmetry import Group
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        g = Group(int(sg))
-    rot, trans = [], []
-    for wp in g.Wyckoff_positions:
-        aff = np.array([op.affine_matrix for op in wp.ops], dtype=float)
-        rot.append(aff[:, :3, :3])
-        trans.append(aff[:, :3, 3])
+    """The Wyckoff table of space group ``sg``: pyxtal's ITA-setting list (database/
+    wyckoff_list.csv, general position first), parsed once per group and process."""
+    positions = ast.literal_eval(_wyckoff_strings()[int(sg)])
+    aff = [np.array([_affine(op) for op in wp]) for wp in positions]
+    n = len(aff)
     return GroupTable(
         number=int(sg),
         system=crystal_system(sg),
-        mult=np.array([wp.multiplicity for wp in g.Wyckoff_positions], dtype=int),
-        letters=tuple(str(wp.letter) for wp in g.Wyckoff_positions),
-        dof=np.array([wp.get_dof() for wp in g.Wyckoff_positions], dtype=int),
-        rot=tuple(rot),
-        trans=tuple(trans),
+        mult=np.array([len(a) for a in aff], dtype=int),
+        letters=tuple(LETTERS[n - 1 - i] for i in range(n)),
+        dof=np.array([np.linalg.matrix_rank(a[0, :, :3]) for a in aff], dtype=int),
+        rot=tuple(a[:, :, :3] for a in aff),
+        trans=tuple(a[:, :, 3] for a in aff),
     )
 
 

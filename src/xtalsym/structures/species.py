@@ -9,7 +9,8 @@ former X of an XO_k group. Sets that no ionic assignment balances become interme
 Element weights are hand-set to follow the ranking of element occurrence in inorganic
 structure databases (e.g. O in about half of ICSD entries; see docs/synthetic.md).
 
-Radii (contacts) are covalent radii (Cordero et al., Dalton Trans. 2008, via pyxtal);
+Radii (contacts) are covalent radii (pyxtal's table, close to Cordero et al., Dalton Trans.
+2008);
 volumes are per element and role: ions (4/3) pi r^3 x ``ION_PACKING`` with Shannon crystal
 radii (pymatgen), metals their elemental volume per atom (pymatgen ``molar_volume``).
 """
@@ -100,12 +101,27 @@ def _pick(items, rng: np.random.Generator, size=None):
     return rng.choice(len(items), size=size, p=w / w.sum())
 
 
-@cache
-def covalent_radius(symbol: str) -> float:
-    """Covalent radius (Å), Cordero et al. 2008 (pyxtal's element table)."""
-    from pyxtal.database.element import Element as PyxtalElement
+#: Covalent radii (Å) from pyxtal's element table (close to Cordero et al. 2008).
+COVALENT_RADII: dict[str, float] = {
+    "H": 0.31, "He": 0.28, "Li": 1.28, "Be": 0.96, "B": 0.84, "C": 0.78, "N": 0.78, "O": 0.7,
+    "F": 0.57, "Ne": 0.58, "Na": 1.66, "Mg": 1.41, "Al": 1.21, "Si": 1.11, "P": 1.07,
+    "S": 1.25, "Cl": 1.02, "Ar": 1.06, "K": 2.03, "Ca": 1.76, "Sc": 1.7, "Ti": 1.6, "V": 1.53,
+    "Cr": 1.39, "Mn": 1.39, "Fe": 1.32, "Co": 1.26, "Ni": 1.24, "Cu": 1.32, "Zn": 1.22,
+    "Ga": 1.22, "Ge": 1.2, "As": 1.19, "Se": 1.2, "Br": 1.2, "Kr": 1.16, "Rb": 2.2, "Sr": 1.95,
+    "Y": 1.9, "Zr": 1.75, "Nb": 1.64, "Mo": 1.54, "Tc": 1.47, "Ru": 1.46, "Rh": 1.42,
+    "Pd": 1.39, "Ag": 1.45, "Cd": 1.44, "In": 1.42, "Sn": 1.39, "Sb": 1.39, "Te": 1.38,
+    "I": 1.39, "Xe": 1.4, "Cs": 2.44, "Ba": 2.15, "La": 2.07, "Ce": 2.04, "Pr": 2.03,
+    "Nd": 2.01, "Pm": 1.99, "Sm": 1.98, "Eu": 1.98, "Gd": 1.96, "Tb": 1.94, "Dy": 1.92,
+    "Ho": 1.92, "Er": 1.89, "Tm": 1.9, "Yb": 1.87, "Lu": 1.87, "Hf": 1.75, "Ta": 1.7,
+    "W": 1.62, "Re": 1.51, "Os": 1.44, "Ir": 1.41, "Pt": 1.36, "Au": 1.36, "Hg": 1.32,
+    "Tl": 1.45, "Pb": 1.46, "Bi": 1.48, "Po": 1.4, "At": 1.5, "Rn": 1.5, "Fr": 2.6, "Ra": 2.21,
+    "Ac": 2.15, "Th": 2.06, "Pa": 2.0, "U": 1.96, "Np": 1.9, "Pu": 1.87,
+}  # fmt: skip
 
-    return float(PyxtalElement(symbol).covalent_radius)
+
+def covalent_radius(symbol: str) -> float:
+    """Covalent radius (Å) of an element (1.5 Å for one missing from the table)."""
+    return COVALENT_RADII.get(symbol, 1.5)
 
 
 @cache
