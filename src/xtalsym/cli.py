@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import ConfigError, validate
+from .config import ConfigError, cap_workers, validate
 
 logger = logging.getLogger("xtalsym")
 
@@ -33,8 +33,8 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_config(path: str | None, params: str | None) -> dict[str, Any]:
-    """The validated config from an optional YAML file and an optional JSON override."""
+def load_config(path: str | None, params: str | list[str] | None) -> dict[str, Any]:
+    """The validated config from an optional YAML file and JSON overrides (merged in order)."""
     import yaml
 
     raw: dict[str, Any] = {}
@@ -45,9 +45,9 @@ def load_config(path: str | None, params: str | None) -> dict[str, Any]:
         raw = yaml.safe_load(p.read_text()) or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{p}: the top level must be a mapping")
-    if params:
+    for text in [params] if isinstance(params, str) else params or []:
         try:
-            over = json.loads(params)
+            over = json.loads(text)
         except json.JSONDecodeError as e:
             raise ConfigError(f"--params is not valid JSON: {e}") from e
         raw = _merge(raw, over)
@@ -57,7 +57,18 @@ def load_config(path: str | None, params: str | None) -> dict[str, Any]:
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("configuration")
     g.add_argument("--config", metavar="FILE", help="YAML config (default: built-in defaults)")
-    g.add_argument("--params", metavar="JSON", help="JSON object merged over the config")
+    g.add_argument(
+        "--params",
+        metavar="JSON",
+        action="append",
+        help="JSON object merged over the config (repeatable, merged in order)",
+    )
+    g.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="cores this run may use: caps its worker processes and torch threads",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_args(p)
     p.add_argument("--structures", required=True, metavar="PARQUET")
+    p.add_argument("--patterns", metavar="H5", help="patterns.h5: its failed crystals are left out")
     p.add_argument("--out", required=True, metavar="DIR")
 
     p = sub.add_parser(
@@ -167,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--robustness", metavar="CSV")
     p.add_argument("--structures-dir", required=True, metavar="DIR")
     p.add_argument("--split-dir", required=True, metavar="DIR")
+    p.add_argument(
+        "--figures", nargs="*", default=[], metavar="PNG", help="example figures of the stages"
+    )
     p.add_argument("--out", required=True, metavar="DIR")
 
     p = sub.add_parser(
@@ -212,6 +227,12 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
 
     cfg = load_config(args.config, args.params)
+    if args.threads:
+        cfg = cap_workers(cfg, cmd, args.threads)
+        if cmd in ("train", "evaluate", "robustness"):
+            import torch
+
+            torch.set_num_threads(args.threads)
     if cmd == "structures":
         from .structures import run_structures
 
@@ -238,7 +259,7 @@ def dispatch(args: argparse.Namespace) -> int:
     elif cmd == "split":
         from .split import run_split
 
-        run_split(cfg, args.structures, args.out)
+        run_split(cfg, args.structures, args.out, patterns_path=args.patterns)
     elif cmd == "train":
         from .train import run_training
 
@@ -276,6 +297,7 @@ def dispatch(args: argparse.Namespace) -> int:
             args.structures_dir,
             args.split_dir,
             args.out,
+            example_figures=args.figures,
         )
         print(f"report: {Path(args.out) / 'index.html'}")
     return 0

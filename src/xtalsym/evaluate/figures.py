@@ -162,7 +162,7 @@ def plot_training_curves(histories: Mapping[str, pd.DataFrame], path: str | os.P
 
 
 NOISE_AXES = {
-    "displacement": "structural noise: rms atomic displacement (Å)",
+    "displacement": "structural noise: site displacement, sd per Cartesian component (Å)",
     "background": "measurement noise: mean background (8-bit levels)",
 }
 

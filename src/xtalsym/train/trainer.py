@@ -32,7 +32,8 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import __version__
-from ..io import atomic_path, config_hash, derive_seed, write_table
+from ..config import strip_runtime
+from ..io import artifact_id, atomic_path, config_hash, derive_seed, write_table
 from ..models import build_model, count_parameters
 from ..spacegroups import resolve_classes
 from .bundle import save_bundle
@@ -49,8 +50,6 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
-# Keys of cfg["train"] that do not change the result, so a checkpoint survives their change.
-_RUNTIME_KEYS = ("models", "device", "workers", "cache_gb")
 
 
 def select_device(pref: str) -> torch.device:
@@ -99,9 +98,12 @@ def improved(score: list[float], best: list[float] | None, min_delta: float = 1e
     return acc > best_acc or (acc == best_acc and loss < best_loss - min_delta)
 
 
-def _run_hash(cfg: dict[str, Any], model_name: str, data_hash: str | None, n_rows: int) -> str:
-    """Hash of everything that determines the trained weights (not device or worker count)."""
-    tcfg = {k: v for k, v in cfg["train"].items() if k not in _RUNTIME_KEYS}
+def _run_hash(cfg: dict[str, Any], model_name: str, *inputs: str | os.PathLike) -> str:
+    """Hash of everything that determines the trained weights: the settings (not the runtime
+    keys, nor the other models) and the identity of each input file (:func:`artifact_id`), so
+    images rewritten by a rerun of their stage never resume a checkpoint of the old ones."""
+    tcfg = strip_runtime({"train": cfg["train"]})["train"]
+    del tcfg["models"]
     return config_hash(
         {
             "train": tcfg,
@@ -109,7 +111,7 @@ def _run_hash(cfg: dict[str, Any], model_name: str, data_hash: str | None, n_row
             "classes": cfg["classes"],
             "seed": cfg["seed"],
             "imbalance": cfg["split"]["imbalance"],
-            "data": [data_hash, n_rows],
+            "data": [artifact_id(p) for p in inputs],
         }
     )
 
@@ -335,7 +337,7 @@ def run_training(
         total_steps=total,
         warmup_steps=max(1, min(steps_per_epoch, total // 10)),
     )
-    run_hash = _run_hash(cfg, model_name, image_file.attrs.get("config_hash"), image_file.shape[0])
+    run_hash = _run_hash(cfg, model_name, images_path, split_path, weights_path)
 
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"epoch": 0, "score": None, "val_acc": None, "val_loss": None}
@@ -435,6 +437,8 @@ def run_training(
         "input_mode": input_mode,
         "patterns": cfg.get("patterns"),
         "shaping": cfg.get("shaping"),
+        # spglib tolerance of the training labels: user files are labelled with it too.
+        "structures": {"symprec": float(cfg["structures"]["symprec"])},
         "config_hash": run_hash,
         "data_source": {
             "path": str(images_path),
