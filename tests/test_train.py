@@ -15,7 +15,8 @@ import torch
 from xtalsym import config
 from xtalsym.io import image_dataset, stamp_attrs, write_ids
 from xtalsym.train import compose_inputs, load_bundle, predict_proba, run_training
-from xtalsym.train.data import load_splits, open_image_file, read_split_rows
+from xtalsym.train.data import open_image_file, read_split_rows
+from xtalsym.train.loading import load_splits
 from xtalsym.train.trainer import select_device
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -199,8 +199,8 @@ def test_runtime_keys_rerun_nothing_and_reach_the_commands(run):
 
     cfg = variant(tmp, "runtime", edit)
     assert planned_rules(r, tmp, cfg) == set(), changes
-    proc = snakemake(r, tmp, "-n", "-p", "--forcerun", "simulate_patterns",
-                     str(r / "patterns/patterns.h5"), configfile=cfg)  # fmt: skip
+    proc = snakemake(r, tmp, str(r / "patterns/patterns.h5"), "-n", "-p", "--forcerun",
+                     "simulate_patterns", configfile=cfg)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     command = next(line for line in proc.stdout.splitlines() if "xtalsym simulate" in line)
     runtime = json.loads(re.findall(r"--params '([^']+)'", command)[1])
@@ -250,11 +250,15 @@ def test_forced_shaping_rerun_retrains_instead_of_resuming(run, tmp_path):
     with h5py.File(copy / "shaping/shaped.h5") as f:
         old_id = f.attrs["artifact_id"]
     target = copy / "models/msdn/model.pt"
-    proc = snakemake(copy, tmp_path, "--forcerun", "shape_patterns", str(target))
+    target_mtime0 = max(p.stat().st_mtime for p in (copy / "logs").glob("*.log"))
+    # the target first: --forcerun takes every rule name that follows it
+    proc = snakemake(copy, tmp_path, str(target), "--forcerun", "shape_patterns")
     assert proc.returncode == 0, proc.stderr[-3000:]
     with h5py.File(copy / "shaping/shaped.h5") as f:
         new_id = f.attrs["artifact_id"]
     assert new_id != old_id
+    ran = {p.stem for p in (copy / "logs").glob("*.log") if p.stat().st_mtime > target_mtime0}
+    assert ran == {"shape_patterns_shaped", "train_model_msdn"}, ran
     log = (copy / "logs/train_model_msdn.log").read_text()
     assert "resuming" not in log and "epoch 1/1" in log
     card = json.loads((copy / "models/msdn/model_card.json").read_text())

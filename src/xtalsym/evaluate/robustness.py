@@ -166,14 +166,14 @@ def run_robustness(
     """
     from ..train import load_bundle, predict_proba
 
-    ev = cfg.get("evaluate", {})
-    rob = ev.get("robustness", {})
-    seed = int(cfg.get("seed", 0))
+    ev = cfg["evaluate"]
+    rob = ev["robustness"]
+    seed = int(cfg["seed"])
     device = default_device()
-    crystals = select_crystals(structures_path, split_path, int(rob.get("max_crystals", 150)), seed)
+    crystals = select_crystals(structures_path, split_path, int(rob["max_crystals"]), seed)
     if crystals.empty:
         raise ValueError(f"{split_path}: no test crystals in {structures_path}")
-    levels = tuple((kind, float(v)) for kind in NOISE_KINDS for v in rob.get(kind, []))
+    levels = tuple((kind, float(v)) for kind in NOISE_KINDS for v in rob[kind])
     if not levels:
         raise ValueError("evaluate.robustness: no displacement or background levels given")
 
@@ -206,7 +206,7 @@ def run_robustness(
             tasks.append((names, idx, t))
 
     # Starting worker processes costs seconds: worth it only with tasks for each.
-    workers = max(1, min(int(ev.get("workers", 1)), len(tasks) // 2))
+    workers = max(1, min(int(ev["workers"]), len(tasks) // 2))
     logger.info(
         "robustness: %d crystals x %d levels, %d model(s), %d task(s), %d worker(s)",
         len(crystals),
