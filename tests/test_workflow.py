@@ -225,6 +225,9 @@ def test_adding_a_model_trains_only_that_model(run):
     assert proc.returncode == 0, proc.stderr[-3000:]
     trained = set(re.findall(r"wildcards: model=(\w+)", proc.stdout))
     assert trained == {"vgg_shaped"}
+    # the list of image modes to make is no setting of the shaping jobs themselves
+    fewer = variant(tmp, "modes", lambda c: c["shaping"].update({"modes": ["shaped"]}))
+    assert planned_rules(r, tmp, fewer) <= {"build_report"}
 
 
 def test_snakemake_report_is_built_with_captions(run):

@@ -71,7 +71,13 @@ def train_params(wildcards):
     training settings, the class set, split.imbalance; simulation and shaping settings and
     the labels' symprec go into its model card."""
     p = json.loads(
-        stage_params("classes", "train", "patterns", "shaping", drop=["train.models"])
+        stage_params(
+            "classes",
+            "train",
+            "patterns",
+            "shaping",
+            drop=["train.models", "shaping.modes"],
+        )
     )
     p["train"]["models"] = {wildcards.model: config["train"]["models"][wildcards.model]}
     p["split"] = {"imbalance": config["split"]["imbalance"]}

@@ -21,7 +21,8 @@ rule shape_patterns:
         runtime=360,
     params:
         runtime_args=runtime_args,
-        cfg=stage_params("shaping"),
+        # the job's mode is its wildcard: the list of modes to make is not a setting of it
+        cfg=stage_params("shaping", drop=["shaping.modes"]),
     shell:
         "xtalsym shape --params {params.cfg:q} {params.runtime_args}"
         " --patterns {input.patterns} --mode {wildcards.mode} --out {output.images}"

@@ -221,7 +221,7 @@ def run_training(
     if not len(splits["train"]):
         raise ValueError(f"no training crystals: {split_path} has no train rows in the class set")
     workers = loader_workers(tcfg["workers"])
-    data = load_splits(image_file, splits, memory_budget(tcfg.get("cache_gb")), workers)
+    data = load_splits(image_file, splits, memory_budget(tcfg["cache_gb"]), workers)
     if not len(splits["val"]):
         logger.warning("no validation crystals: model selection and early stopping use train")
 
@@ -354,8 +354,8 @@ def run_training(
         "classes": classes,
         "input_size": image_file.size,
         "input_mode": input_mode,
-        "patterns": cfg.get("patterns"),
-        "shaping": cfg.get("shaping"),
+        "patterns": cfg["patterns"],
+        "shaping": cfg["shaping"],
         # spglib tolerance of the training labels: user files are labelled with it too.
         "structures": {"symprec": float(cfg["structures"]["symprec"])},
         "config_hash": run_hash,
