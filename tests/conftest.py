@@ -1,25 +1,39 @@
-"""Shared fixtures and paths."""
+"""Shared fixtures. Plain helpers and paths live in tests/helpers (re-exported here for the
+modules that still import them from conftest)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-SAMPLES = SHARED / "testdata" / "authors-samples"
-TINY_CONFIG = ROOT / "tests" / "data" / "tiny_config.yaml"
-VENV_BIN = ROOT / ".venv" / "bin"
+from .helpers import (  # noqa: F401
+    ROOT,
+    SAMPLES,
+    SHARED,
+    TINY_CONFIG,
+    VENV_BIN,
+    effective_config,
+    on_ci,
+    recording,
+    tool_env,
+)
+
+
+def require_shared(path: Path, what: str) -> Path:
+    """``path`` under ../shared; skipped when absent, except under CI=true, where it fails."""
+    if not path.exists():
+        msg = f"{what} not found at {path} (../shared is absent in this clone)"
+        if on_ci():
+            pytest.fail(f"{msg}; CI must provide it")
+        pytest.skip(msg)
+    return path
 
 
 @pytest.fixture
 def authors_samples() -> Path:
     """The authors' sample images (../shared beside the project; CI always has it)."""
-    if not SAMPLES.is_dir():
-        pytest.skip(f"authors' samples not found at {SAMPLES} (../shared is absent in this clone)")
-    return SAMPLES
+    return require_shared(SAMPLES, "authors' samples")
 
 
 @pytest.fixture
@@ -32,35 +46,3 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-
-
-def effective_config(configfile: Path) -> dict:
-    """The config Snakemake sees: config.yaml with ``configfile`` merged over it."""
-    import yaml
-
-    from xtalsym.cli import _merge
-    from xtalsym.config import validate
-
-    base = yaml.safe_load((ROOT / "config.yaml").read_text())
-    return validate(_merge(base, yaml.safe_load(configfile.read_text())))
-
-
-def tool_env(tmp_path: Path) -> dict[str, str]:
-    """Environment for running the project's tools in a subprocess."""
-    env = dict(os.environ)
-    env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
-    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
-    return env
-
-
-def recording(fn, calls: list, key=lambda *a: a, interrupt_on: int | None = None):
-    """``fn`` that appends ``key(*args)`` to ``calls`` for every call and, on call number
-    ``interrupt_on``, raises KeyboardInterrupt instead (a Ctrl-C in the middle of a stage)."""
-
-    def wrapper(*args, **kw):
-        calls.append(key(*args))
-        if len(calls) == interrupt_on:
-            raise KeyboardInterrupt("simulated interruption")
-        return fn(*args, **kw)
-
-    return wrapper

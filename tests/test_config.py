@@ -9,7 +9,7 @@ import yaml
 from xtalsym import config
 from xtalsym.cli import load_config
 
-from .conftest import ROOT, TINY_CONFIG, tool_env
+from .helpers import ROOT, TINY_CONFIG, VENV_BIN, tool_env
 
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
 
@@ -93,7 +93,7 @@ def test_snakemake_rejects_bad_config_before_any_work(tmp_path):
     bad.write_text("structures:\n  synthetic:\n    per_class: -5\n")
     out = tmp_path / "res"
     proc = subprocess.run(
-        [str(ROOT / ".venv/bin/snakemake"), "-n", "--cores", "1", "--configfile", str(bad),
+        [str(VENV_BIN / "snakemake"), "-n", "--cores", "1", "--configfile", str(bad),
          "--config", f"results={out}"],
         cwd=ROOT, capture_output=True, text=True, env=tool_env(tmp_path), timeout=120,
     )  # fmt: skip
@@ -106,10 +106,41 @@ def test_cli_bad_config_exit_code(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("split:\n  ratios: {train: 0.8, val: 0.1, tset: 0.1}\n")
     proc = subprocess.run(
-        [str(ROOT / ".venv/bin/xtalsym"), "split", "--config", str(bad), "--structures", "x",
+        [str(VENV_BIN / "xtalsym"), "split", "--config", str(bad), "--structures", "x",
          "--out", str(tmp_path / "o")],
         capture_output=True, text=True, env=tool_env(tmp_path), timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2
     assert "split.ratios" in proc.stderr and "tset" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_runtime_keys_are_marked_in_the_schema_and_split_off():
+    keys = config.runtime_keys()
+    assert ("patterns", "workers") in keys and ("train", "device") in keys
+    assert ("evaluate", "workers") in keys and ("shaping", "chunk_size") in keys
+    # settings that change results are never runtime keys
+    assert not {("patterns", "size"), ("train", "epochs"), ("seed",)} & set(keys)
+    cfg = config.load(TINY_CONFIG)
+    kept, runtime = config.split_runtime(cfg)
+    assert runtime["train"] == {k: cfg["train"][k] for k in ("device", "workers", "cache_gb")}
+    assert "workers" not in kept["patterns"] and kept["patterns"]["size"] == cfg["patterns"]["size"]
+    # the two halves put back together are the config
+    from xtalsym.cli import _merge
+
+    assert _merge(kept, runtime) == cfg
+    # a slice splits cleanly: sections it lacks appear in neither half
+    kept, runtime = config.split_runtime({"seed": 1, "shaping": cfg["shaping"]})
+    assert set(kept) == {"seed", "shaping"} and set(runtime) == {"shaping"}
+
+
+def test_threads_cap_the_workers_of_the_stage_and_runtime_params_merge():
+    cfg = load_config(None, ['{"patterns": {"workers": 8}}', '{"patterns": {"workers": 6}}'])
+    assert cfg["patterns"]["workers"] == 6  # merged in order
+    capped = config.cap_workers(cfg, "simulate", 2)
+    assert capped["patterns"]["workers"] == 2 and cfg["patterns"]["workers"] == 6
+    assert config.cap_workers(cfg, "simulate", 16)["patterns"]["workers"] == 6
+    assert config.cap_workers(cfg, "robustness", 1)["evaluate"]["workers"] == 1
+    zero = load_config(None, '{"train": {"workers": 0}}')
+    assert config.cap_workers(zero, "train", 1)["train"]["workers"] == 0
+    assert config.cap_workers(cfg, "report", 1) == cfg

@@ -5,7 +5,7 @@ import tomllib
 
 import yaml
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 # conda-forge names of PyPI packages where they differ.
 CONDA_NAME = {"torch": "pytorch"}

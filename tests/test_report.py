@@ -23,10 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 from pymatgen.core import Lattice, Structure  # noqa: E402
 
-from xtalsym import __version__  # noqa: E402
 from xtalsym.config import validate  # noqa: E402
 from xtalsym.evaluate import build_report, run_evaluation, run_robustness  # noqa: E402
 from xtalsym.evaluate.inputs import ImageSpec, network_images  # noqa: E402
@@ -34,111 +32,18 @@ from xtalsym.evaluate.metrics import compute_metrics  # noqa: E402
 from xtalsym.evaluate.robustness import Task, level_params, ordered_results, run_task  # noqa: E402
 from xtalsym.evaluate.stats import wilson_interval  # noqa: E402
 from xtalsym.io import derive_seed, image_dataset, stamp_attrs, write_ids  # noqa: E402
-from xtalsym.models import build_model  # noqa: E402
 from xtalsym.patterns import simulate_patterns  # noqa: E402
 from xtalsym.spacegroups import crystal_system  # noqa: E402
 from xtalsym.structures import label, standardise  # noqa: E402
-from xtalsym.train import load_bundle, predict_proba, save_bundle  # noqa: E402
+from xtalsym.train import load_bundle, predict_proba  # noqa: E402
 
-SEED = 11
-INPUT_SIZE = 32
-
-
-def toy_structures() -> dict[str, tuple[int, Structure]]:
-    """Two crystals of each of seven space groups (intended number, structure as built)."""
-    protos = [
-        (225, "Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
-        (221, "Pm-3m", Lattice.cubic(4.11), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
-        (194, "P6_3/mmc", Lattice.hexagonal(3.21, 5.21), ["Mg"], [[1 / 3, 2 / 3, 0.25]]),
-        (
-            139,
-            "I4/mmm",
-            Lattice.tetragonal(3.96, 13.0),
-            ["Ba", "Fe", "As"],
-            [[0, 0, 0], [0, 0.5, 0.25], [0, 0, 0.354]],
-        ),
-        (
-            62,
-            "Pnma",
-            Lattice.orthorhombic(5.5, 7.6, 5.4),
-            ["Ca", "Ti", "O", "O"],
-            [[0.03, 0.25, 0.99], [0, 0, 0.5], [0.48, 0.25, 0.09], [0.29, 0.04, 0.71]],
-        ),
-        (
-            14,
-            "P2_1/c",
-            Lattice.monoclinic(5.0, 6.0, 7.0, 100),
-            ["Si", "O", "O"],
-            [[0.1, 0.2, 0.3], [0.35, 0.15, 0.05], [0.7, 0.4, 0.2]],
-        ),
-        (
-            2,
-            "P-1",
-            Lattice.from_parameters(5, 6, 7, 80, 85, 95),
-            ["Si", "O", "O"],
-            [[0.1, 0.2, 0.3], [0.35, 0.15, 0.05], [0.7, 0.4, 0.2]],
-        ),
-    ]
-    out = {}
-    for number, hm, lattice, species, coords in protos:
-        for k, scale in enumerate((1.0, 1.06)):
-            lat = Lattice(lattice.matrix * scale)
-            out[f"sg{number:03d}-{k}"] = (
-                number,
-                Structure.from_spacegroup(hm, lat, species, coords),
-            )
-    return out
-
-
-def patterns_params() -> dict:
-    p = validate({})["patterns"]
-    p.update(size=64, scale=0.06)  # g_max / scale = 27 px inside the 32 px half width
-    return p
-
-
-def make_bundle(out_dir: Path, name: str, arch: str, mode: str, classes: list[int]) -> Path:
-    """An untrained model bundle written by the train stage's save_bundle."""
-    torch.manual_seed(derive_seed(SEED, name) % 2**31)
-    arch_params = {
-        "growth": 4,
-        "blocks": [1, 1, 1, 1],
-        "stem": 8,
-        "dropout": 0.0,
-        "input_size": INPUT_SIZE,
-    }
-    model = build_model(arch, len(classes), **arch_params)
-    shaping = validate({})["shaping"]
-    shaping["input_size"] = INPUT_SIZE
-    card = {
-        "name": name,
-        "arch": arch,
-        "arch_params": arch_params,
-        "classes": classes,
-        "input_size": INPUT_SIZE,
-        "input_mode": mode,
-        "patterns": patterns_params(),
-        "shaping": shaping,
-        "config_hash": "test",
-        "data_source": {"path": "toy"},
-        "xtalsym_version": __version__,
-        "best_epoch": 3,
-    }
-    epochs = np.arange(1, 5)
-    rate = 0.2 if arch == "msdn" else 0.12  # made-up curves, different per model
-    history = pd.DataFrame(
-        {
-            "epoch": epochs,
-            "train_loss": 2.0 / epochs,
-            "train_acc": rate * epochs,
-            "val_loss": 2.2 / epochs,
-            "val_acc": 0.9 * rate * epochs,
-            "lr": 1e-3,
-            "seconds": 1.5,
-        }
-    )
-    d = out_dir / name
-    save_bundle(d, model.state_dict(), card, history)
-    return d
+from .helpers.toys import (  # noqa: E402  (test_predict imports them from here)
+    INPUT_SIZE,
+    SEED,
+    make_bundle,
+    patterns_params,
+    toy_structures,
+)
 
 
 def _bar_png(path: Path, title: str) -> None:
@@ -346,7 +251,9 @@ def test_parallel_tasks_come_back_in_order(art):
     assert not np.array_equal(serial[0], serial[1])
 
 
-def test_robustness_table_and_figure(art):
+@pytest.fixture(scope="module")
+def robustness(art):
+    """The robustness sweep of the toy models, run once: its output directory."""
     out = art["root"] / "evaluate"
     run_robustness(
         art["cfg"],
@@ -355,6 +262,43 @@ def test_robustness_table_and_figure(art):
         art["root"] / "split/split.csv",
         out,
     )
+    return out
+
+
+def test_a_crystal_that_fails_to_simulate_is_left_out_of_the_sweep(art, tmp_path, caplog):
+    """A test crystal the simulator rejects (no scattering factor for Es) is reported and
+    skipped; the others are scored as before."""
+    params = json.dumps(patterns_params())
+    spec = ImageSpec.from_card(load_bundle(art["bundles"]["vgg"])[1])
+    bad = Structure(Lattice.cubic(4.0), ["Es"], [[0, 0, 0]]).to_json()
+    good = art["table"]["structure"].iloc[0]
+    levels = (("background", 0.0),)
+    both = run_task(Task((good, bad), (1, 2), params, levels, (spec,)))
+    alone = run_task(Task((good,), (1,), params, levels, (spec,)))
+    assert [pos for pos, _ in both.failed] == [1] and "Es" in both.failed[0][1]
+    assert alone.failed == [] and np.array_equal(both[spec][:, :1], alone[spec])
+
+    table = art["table"].copy()
+    victim = art["split"].loc[art["split"]["split"] == "test", "id"].iloc[0]
+    table.loc[table["id"] == victim, "structure"] = bad
+    table.to_parquet(tmp_path / "structures.parquet", index=False)
+    cfg = json.loads(json.dumps(art["cfg"]))
+    cfg["evaluate"]["robustness"].update(max_crystals=50, displacement=[0.0], background=[0.0])
+    run_robustness(
+        cfg,
+        {"vgg": art["bundles"]["vgg"]},
+        tmp_path / "structures.parquet",
+        art["root"] / "split/split.csv",
+        tmp_path,
+    )
+    rob = pd.read_csv(tmp_path / "robustness.csv")
+    n_test = int((art["split"]["split"] == "test").sum())
+    assert (rob["n"] == n_test - 1).all() and rob["sg_top1"].between(0, 1).all()
+    assert victim in caplog.text
+
+
+def test_robustness_table_and_figure(robustness):
+    out = robustness
     rob = pd.read_csv(out / "robustness.csv")
     assert list(rob.columns[:5]) == ["model", "noise", "level", "sg_top1", "n"]
     assert len(rob) == 2 * 4  # two models x (two jitter + two background levels)
@@ -364,19 +308,24 @@ def test_robustness_table_and_figure(art):
     assert (out / "robustness.png").stat().st_size > 10_000
 
 
-def test_report_holds_every_table_and_figure(art, evaluated):
+def test_report_holds_every_table_and_figure(art, evaluated, robustness):
     r = art["root"]
-    if not (r / "evaluate/robustness.csv").exists():
-        test_robustness_table_and_figure(art)
-    _bar_png(r / "shaping" / "shaped_examples.png", "raw vs shaped")  # as the shaping rule names it
+    examples = [r / "patterns/examples.png", r / "shaping/shaped_examples.png"]
+    for fig in examples:
+        fig.parent.mkdir(exist_ok=True)
+        _bar_png(fig, fig.stem)
+    pd.DataFrame(
+        [{"id": "sg999-x", "spacegroup": 2, "reason": "no scattering factor for Es"}]
+    ).to_csv(r / "split/excluded.csv", index=False)
     build_report(
         art["cfg"],
         {m: r / "evaluate" / m / "metrics.json" for m in ("msdn", "vgg")},
         {m: r / "models" / m / "history.csv" for m in ("msdn", "vgg")},
-        r / "evaluate/robustness.csv",
+        robustness / "robustness.csv",
         r / "structures",
         r / "split",
         r / "report",
+        example_figures=examples,
     )
     rep = r / "report"
     html = (rep / "index.html").read_text()
@@ -407,6 +356,9 @@ def test_report_holds_every_table_and_figure(art, evaluated):
         "Split sizes",
         "max_crystals: 5",
         "input_mode: shaped",
+        "Crystals left out of the split (1, excluded.csv)",
+        "sg999-x",
+        "Raw patterns and the network&#x27;s shaped images",
     ):
         assert text in html, text
     figures = set(re.findall(r'<img src="([^"]+)"', html))
@@ -416,6 +368,8 @@ def test_report_holds_every_table_and_figure(art, evaluated):
         "figures/robustness.png",
         "figures/structures_class_counts.png",
         "figures/split_class_counts.png",
+        "figures/patterns_examples.png",
+        "figures/shaping_shaped_examples.png",
         *(f"figures/{m}_confusion_{k}.png" for m in ("msdn", "vgg") for k in ("sg", "cs")),
     }
     assert expected <= figures

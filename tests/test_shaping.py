@@ -14,8 +14,6 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from benchmarks.bench_shaping import lattice_patterns
-from benchmarks.reference_shaping import reference_shape
 from xtalsym.config import validate
 from xtalsym.io import read_ids, write_ids
 from xtalsym.shaping import (
@@ -38,7 +36,9 @@ from xtalsym.shaping import (
 )
 from xtalsym.shaping import stage as stage_mod
 
-from .conftest import recording
+from .helpers import recording
+from .helpers.patterns import lattice_patterns
+from .helpers.reference_shaping import reference_shape
 
 STEMS = [f"sample{n}_{a}" for n in (1, 2, 3) for a in "xyz"]
 AXIS = {"x": 0, "y": 1, "z": 2}
@@ -528,8 +528,24 @@ def test_quick_benchmark_smoke(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "SAMPLES", tmp_path / "absent")  # synthetic fallback
     monkeypatch.setattr(bench, "lattice_patterns", lambda n, size=256, seed=0: _few_spots(n))
     doc = bench.run(quick=True)
-    assert doc["identical"] and doc["speedup_vs_reference"] > 10
-    assert json.loads((tmp_path / "shaping.json").read_text())["patterns_per_s"] > 0
+    # No timing ratio here (a loaded CI machine makes any threshold flaky): the benchmark's
+    # verdict must be right, and it must be able to say "different".
+    assert doc["identical"] and doc["mismatched"] == [] and doc["n_patterns"] == 1
+    saved = json.loads((tmp_path / "shaping.json").read_text())
+    assert saved["identical"] and saved["patterns_per_s"] > 0
+    assert saved["reference_s_per_image"] > 0 and saved["ours_s_per_image"] > 0
+
+    def off_by_one(p):
+        e, s = reference_shape(p)
+        e = e.copy()
+        e[0, 0] ^= 1
+        return e, s
+
+    monkeypatch.setattr(bench, "reference_shape", off_by_one)
+    monkeypatch.setattr(bench, "_pool_throughput", lambda *a, **k: 1.0)
+    monkeypatch.setattr(bench, "_stage_throughput", lambda *a, **k: 1.0)
+    doc = bench.run(quick=True)
+    assert not doc["identical"] and doc["mismatched"] == ["lattice0"]
 
 
 def _few_spots(n: int) -> np.ndarray:

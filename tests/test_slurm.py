@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import ROOT, TINY_CONFIG, VENV_BIN, tool_env
+from .helpers import ROOT, TINY_CONFIG, VENV_BIN, tool_env
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 

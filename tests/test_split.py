@@ -1,5 +1,8 @@
 """The split stage: stratification, ratios, small classes, grouping, seeds, outputs."""
 
+import json
+
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -92,3 +95,29 @@ def test_run_split_writes_artifacts(tmp_path):
     counts = pd.read_csv(tmp_path / "split" / "class_counts.csv")
     assert counts[list(SPLITS)].to_numpy().sum() == len(df)
     assert (tmp_path / "split" / "class_counts.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_crystals_that_failed_to_simulate_are_left_out_with_their_reason(tmp_path, caplog):
+    """patterns.h5 lists failed crystals (blank rows): no split may hold them."""
+    df = toy_structures()
+    src = tmp_path / "structures.parquet"
+    df.to_parquet(src)
+    bad = {"s014-003": "ValueError: no scattering factor for Es", "s225-010": "empty cell"}
+    patterns = tmp_path / "patterns.h5"
+    with h5py.File(patterns, "w") as f:
+        f.attrs["failed"] = json.dumps([{"id": i, "reason": r} for i, r in bad.items()])
+    cfg = config.validate({"classes": sorted(df["spacegroup"].unique().tolist())})
+    run_split(cfg, src, tmp_path / "split", patterns_path=patterns)
+    split = pd.read_csv(tmp_path / "split" / "split.csv")
+    assert set(split["id"]) == set(df["id"]) - set(bad)
+    excluded = pd.read_csv(tmp_path / "split" / "excluded.csv")
+    assert dict(zip(excluded["id"], excluded["reason"], strict=True)) == bad
+    assert sorted(excluded["spacegroup"]) == [14, 225]
+    assert "s014-003" in caplog.text and "Es" in caplog.text
+    counts = pd.read_csv(tmp_path / "split" / "class_counts.csv").set_index("spacegroup")
+    assert counts.loc[14, list(SPLITS)].sum() == 56  # 57 made, one failed
+
+    # Without a patterns file (or with no failures) nothing is left out.
+    run_split(cfg, src, tmp_path / "all")
+    assert len(pd.read_csv(tmp_path / "all" / "split.csv")) == len(df)
+    assert pd.read_csv(tmp_path / "all" / "excluded.csv").empty

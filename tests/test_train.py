@@ -15,7 +15,8 @@ import torch
 from xtalsym import config
 from xtalsym.io import image_dataset, stamp_attrs, write_ids
 from xtalsym.train import compose_inputs, load_bundle, predict_proba, run_training
-from xtalsym.train.data import load_splits, open_image_file, read_split_rows
+from xtalsym.train.data import open_image_file, read_split_rows
+from xtalsym.train.loading import load_splits
 from xtalsym.train.trainer import select_device
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -289,6 +290,32 @@ def test_changed_config_does_not_resume_stale_checkpoint(tmp_path):
     ran = []
     run_training(tiny_cfg(epochs=1, lr=0.001), "m", *args, on_epoch_end=lambda e, r: ran.append(e))
     assert ran == [1]
+
+
+def test_rewritten_inputs_retrain_and_runtime_changes_resume(tmp_path):
+    """The checkpoint is keyed on its inputs' identity (issue 22.5): images written again by
+    their stage (a shaping code change, same config) or a changed split retrain; runtime
+    keys (workers, RAM budget) reuse the finished checkpoint."""
+    h5_path, split_path, weights_path = write_toy(tmp_path)
+    args = (h5_path, split_path, weights_path, tmp_path / "o", tmp_path / "c")
+
+    def epochs_run(cfg):
+        ran = []
+        run_training(cfg, "m", *args, on_epoch_end=lambda e, r: ran.append(e))
+        return ran
+
+    assert epochs_run(tiny_cfg(epochs=1)) == [1]
+    assert epochs_run(tiny_cfg(epochs=1, workers=1, cache_gb=2e-6)) == []
+    with h5py.File(h5_path) as f:
+        first_id = f.attrs["artifact_id"]
+    write_toy(tmp_path)  # the same config and pixels, written again
+    with h5py.File(h5_path) as f:
+        assert f.attrs["artifact_id"] != first_id
+    assert epochs_run(tiny_cfg(epochs=1)) == [1]
+    assert epochs_run(tiny_cfg(epochs=1)) == []
+    split = pd.read_csv(split_path)
+    split.iloc[1:].to_csv(split_path, index=False)
+    assert epochs_run(tiny_cfg(epochs=1)) == [1]
 
 
 def test_device_selection():

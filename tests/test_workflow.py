@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,12 +19,14 @@ import pytest
 import yaml
 
 from xtalsym import __version__
+from xtalsym.config import runtime_keys
+from xtalsym.config import schema as config_schema
 
-from .conftest import ROOT, TINY_CONFIG, effective_config, tool_env
+from .helpers import ROOT, TINY_CONFIG, VENV_BIN, effective_config, tool_env
 
 pytestmark = pytest.mark.slow
 
-SNAKEMAKE = str(ROOT / ".venv" / "bin" / "snakemake")
+SNAKEMAKE = str(VENV_BIN / "snakemake")
 DATA_RULES = {"generate_structures", "simulate_patterns", "shape_patterns", "split_dataset"}
 EVAL_RULES = {"evaluate_model", "evaluate_robustness", "build_report"}
 
@@ -101,7 +104,7 @@ def test_every_artifact_exists_with_documented_shape(run):
     split = pd.read_csv(r / "split/split.csv")
     assert set(split["split"]) == {"train", "val", "test"}
     assert set(split["id"]) <= set(s["id"])
-    for name in ("class_counts.csv", "class_weights.csv", "class_counts.png"):
+    for name in ("class_counts.csv", "class_weights.csv", "class_counts.png", "excluded.csv"):
         assert (r / "split" / name).stat().st_size > 0
 
     for model in cfg["train"]["models"]:
@@ -121,9 +124,14 @@ def test_every_artifact_exists_with_documented_shape(run):
     report = json.loads((r / "report/metrics.json").read_text())
     assert set(report) >= set(cfg["train"]["models"])
     html = (r / "report/index.html").read_text()
-    assert "msdn" in html and "80.2" in html
-    for p in re.findall(r'src="([^"]+)"', html):
-        assert (r / "report" / p).exists(), p
+    # the report shows what evaluate measured, and every stage's figure (the shaping one too)
+    msdn = json.loads((r / "evaluate/msdn/metrics.json").read_text())
+    assert f"{100 * msdn['sg_top1']:.1f}%" in html
+    shown = set(re.findall(r'src="([^"]+)"', html))
+    for fig in ("patterns_examples", "shaping_shaped_examples", "shaping_unshaped_examples"):
+        assert f"figures/{fig}.png" in shown, fig
+    for p in shown:
+        assert (r / "report" / p).stat().st_size > 1000, p
 
     # One log and one benchmark record per rule.
     logs = {p.stem for p in (r / "logs").glob("*.log")}
@@ -149,6 +157,115 @@ def test_evaluation_change_reruns_only_evaluation(run):
     cfg = variant(tmp, "evaluate", lambda c: c["evaluate"].update({"top_k": 3}))
     rules = planned_rules(r, tmp, cfg)
     assert rules and rules <= EVAL_RULES
+
+
+def changed_runtime_keys(cfg: dict) -> dict[str, object]:
+    """Every key the schema marks x-runtime, with a value other than its value in ``cfg``
+    (read from the schema, so a new runtime key is covered without editing this test)."""
+    sch = config_schema()
+    out = {}
+    for path in runtime_keys(sch):
+        node, value = sch, cfg
+        for part in path:
+            node, value = node["properties"][part], value[part]
+        if "enum" in node:
+            new = next(v for v in node["enum"] if v != value)
+        elif value is None or isinstance(value, float):
+            new = 1.5 if value is None else 2 * value
+        else:
+            new = value + 1
+        out[".".join(path)] = new
+    return out
+
+
+def set_dotted(c: dict, dotted: str, value) -> None:
+    *head, last = dotted.split(".")
+    for part in head:
+        c = c.setdefault(part, {})
+    c[last] = value
+
+
+def test_runtime_keys_rerun_nothing_and_reach_the_commands(run):
+    """Workers, chunk sizes, device and RAM budget do not change results: no job is planned,
+    yet the commands get the new values (and --threads from the rule's threads)."""
+    tmp, r = run
+    changes = changed_runtime_keys(effective_config(TINY_CONFIG))
+    assert {"patterns.workers", "shaping.chunk_size", "train.device", "train.cache_gb",
+            "evaluate.workers", "structures.workers"} <= set(changes)  # fmt: skip
+
+    def edit(c):
+        for dotted, value in changes.items():
+            set_dotted(c, dotted, value)
+
+    cfg = variant(tmp, "runtime", edit)
+    assert planned_rules(r, tmp, cfg) == set(), changes
+    proc = snakemake(r, tmp, str(r / "patterns/patterns.h5"), "-n", "-p", "--forcerun",
+                     "simulate_patterns", configfile=cfg)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    command = next(line for line in proc.stdout.splitlines() if "xtalsym simulate" in line)
+    runtime = json.loads(re.findall(r"--params '([^']+)'", command)[1])
+    assert runtime["patterns"]["chunk_size"] == changes["patterns.chunk_size"]
+    assert runtime["train"]["device"] == changes["train.device"]
+    assert f"--threads {changes['patterns.workers']}" in command
+
+
+def test_robustness_levels_rerun_only_the_sweep_and_the_report(run):
+    tmp, r = run
+    cfg = variant(
+        tmp, "levels", lambda c: c["evaluate"]["robustness"].update({"background": [0.0, 30.0]})
+    )
+    assert planned_rules(r, tmp, cfg) == {"evaluate_robustness", "build_report"}
+
+
+def test_adding_a_model_trains_only_that_model(run):
+    tmp, r = run
+    cfg = variant(tmp, "model", lambda c: c["train"]["models"].update(
+        {"vgg_shaped": {"arch": "vgg", "input": "shaped"}}))  # fmt: skip
+    proc = snakemake(r, tmp, "-n", configfile=cfg)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trained = set(re.findall(r"wildcards: model=(\w+)", proc.stdout))
+    assert trained == {"vgg_shaped"}
+    # the list of image modes to make is no setting of the shaping jobs themselves
+    fewer = variant(tmp, "modes", lambda c: c["shaping"].update({"modes": ["shaped"]}))
+    assert planned_rules(r, tmp, fewer) <= {"build_report"}
+
+
+def test_snakemake_report_is_built_with_captions(run):
+    tmp, r = run
+    out = tmp / "snakemake_report.html"
+    proc = snakemake(r, tmp, "--report", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = out.read_text()
+    for name in ("examples.png", "shaped_examples.png", "class_counts.png", "robustness.png",
+                 "confusion_sg.png"):  # fmt: skip
+        assert name in html, name
+    assert "the network&#x27;s input in the &quot;shaped&quot; mode" in html or (
+        "network's input in the &quot;shaped&quot; mode" in html
+    )
+
+
+def test_forced_shaping_rerun_retrains_instead_of_resuming(run, tmp_path):
+    """Issue 22.5: images rewritten by `--forcerun shape_patterns` (as after a shaping code
+    change, config unchanged) must not resume the finished checkpoint of the old images."""
+    _, r = run
+    copy = tmp_path / "results"
+    shutil.copytree(r, copy)
+    with h5py.File(copy / "shaping/shaped.h5") as f:
+        old_id = f.attrs["artifact_id"]
+    target = copy / "models/msdn/model.pt"
+    target_mtime0 = max(p.stat().st_mtime for p in (copy / "logs").glob("*.log"))
+    # the target first: --forcerun takes every rule name that follows it
+    proc = snakemake(copy, tmp_path, str(target), "--forcerun", "shape_patterns")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with h5py.File(copy / "shaping/shaped.h5") as f:
+        new_id = f.attrs["artifact_id"]
+    assert new_id != old_id
+    ran = {p.stem for p in (copy / "logs").glob("*.log") if p.stat().st_mtime > target_mtime0}
+    assert ran == {"shape_patterns_shaped", "train_model_msdn"}, ran
+    log = (copy / "logs/train_model_msdn.log").read_text()
+    assert "resuming" not in log and "epoch 1/1" in log
+    card = json.loads((copy / "models/msdn/model_card.json").read_text())
+    assert card["data_source"]["artifact_id"] == new_id
 
 
 def test_new_structure_source_reruns_everything(run):

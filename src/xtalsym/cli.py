@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import ConfigError, validate
+from .config import ConfigError, cap_workers, validate
 
 logger = logging.getLogger("xtalsym")
 
@@ -34,8 +34,8 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_config(path: str | None, params: str | None) -> dict[str, Any]:
-    """The validated config from an optional YAML file and an optional JSON override."""
+def load_config(path: str | None, params: str | list[str] | None) -> dict[str, Any]:
+    """The validated config from an optional YAML file and JSON overrides (merged in order)."""
     import yaml
 
     raw: dict[str, Any] = {}
@@ -46,9 +46,9 @@ def load_config(path: str | None, params: str | None) -> dict[str, Any]:
         raw = yaml.safe_load(p.read_text()) or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{p}: the top level must be a mapping")
-    if params:
+    for text in [params] if isinstance(params, str) else params or []:
         try:
-            over = json.loads(params)
+            over = json.loads(text)
         except json.JSONDecodeError as e:
             raise ConfigError(f"--params is not valid JSON: {e}") from e
         raw = _merge(raw, over)
@@ -128,8 +128,13 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
         "(default: the schema's built-in defaults)"
     )  # fmt: skip
     g.add_argument(
-        "--params", metavar="JSON", help="JSON object merged over the config "
-        "(the Snakemake rules pass their config slice this way)"
+        "--params", metavar="JSON", action="append",
+        help="JSON object merged over the config (repeatable, merged in order; the Snakemake "
+        "rules pass their config slice this way)",
+    )  # fmt: skip
+    g.add_argument(
+        "--threads", type=int, metavar="N",
+        help="cores this run may use: caps its worker processes and torch threads",
     )  # fmt: skip
 
 
@@ -248,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--structures", required=True, metavar="PARQUET",
         help="structures.parquet from `xtalsym structures`",
     )  # fmt: skip
+    p.add_argument(
+        "--patterns", metavar="H5", help="patterns.h5: its failed crystals are left out"
+    )  # fmt: skip
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
 
     p = command(
@@ -353,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--split-dir", required=True, metavar="DIR",
         help="the split stage's output directory (split sizes)",
     )  # fmt: skip
+    p.add_argument(
+        "--figures", nargs="*", default=[], metavar="PNG", help="example figures of the stages"
+    )  # fmt: skip
     p.add_argument("--out", required=True, metavar="DIR", help="report directory")
 
     p = command(
@@ -457,6 +468,12 @@ def dispatch(args: argparse.Namespace) -> int:
         return run_predict(args)
 
     cfg = load_config(args.config, args.params)
+    if args.threads:
+        cfg = cap_workers(cfg, cmd, args.threads)
+        if cmd in ("train", "evaluate", "robustness"):
+            import torch
+
+            torch.set_num_threads(args.threads)
     if cmd == "structures":
         from .structures import run_structures
 
@@ -483,7 +500,7 @@ def dispatch(args: argparse.Namespace) -> int:
     elif cmd == "split":
         from .split import run_split
 
-        run_split(cfg, args.structures, args.out)
+        run_split(cfg, args.structures, args.out, patterns_path=args.patterns)
     elif cmd == "train":
         from .train import run_training
 
@@ -523,6 +540,7 @@ def dispatch(args: argparse.Namespace) -> int:
             args.structures_dir,
             args.split_dir,
             args.out,
+            example_figures=args.figures,
         )
         print(f"report: {Path(args.out) / 'index.html'}")
     return 0

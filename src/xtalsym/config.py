@@ -68,6 +68,74 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
+def runtime_keys(sch: dict[str, Any] | None = None) -> list[tuple[str, ...]]:
+    """Paths of the keys marked ``x-runtime: true`` in the schema, e.g. ("train", "device").
+
+    Such keys choose how a stage runs (processes, chunking, device, memory), not what it
+    produces, so rule params, resume keys and run hashes leave them out."""
+    out: list[tuple[str, ...]] = []
+
+    def walk(node: dict[str, Any], path: tuple[str, ...]) -> None:
+        for key, sub in node.get("properties", {}).items():
+            if sub.get("x-runtime"):
+                out.append((*path, key))
+            elif "properties" in sub:
+                walk(sub, (*path, key))
+
+    walk(schema() if sch is None else sch, ())
+    return out
+
+
+def split_runtime(
+    cfg: dict[str, Any], keys: list[tuple[str, ...]] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``cfg`` as (without its runtime keys, only its runtime keys), both nested like ``cfg``.
+
+    Sections absent from ``cfg`` are absent from both, so a stage's slice splits cleanly."""
+    keep = copy.deepcopy(cfg)
+    runtime: dict[str, Any] = {}
+    for path in runtime_keys() if keys is None else keys:
+        node, dest = keep, runtime
+        for part in path[:-1]:
+            if not isinstance(node.get(part), dict):
+                break
+            node, dest = node[part], dest.setdefault(part, {})
+        else:
+            if path[-1] in node:
+                dest[path[-1]] = node.pop(path[-1])
+
+    def prune(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: prune(v) if isinstance(v, dict) else v for k, v in d.items() if v != {}}
+
+    return keep, prune(runtime)
+
+
+def strip_runtime(cfg: dict[str, Any]) -> dict[str, Any]:
+    """``cfg`` without its runtime keys (see :func:`runtime_keys`)."""
+    return split_runtime(cfg)[0]
+
+
+# The config section whose worker count a stage's command caps (``xtalsym CMD --threads N``).
+WORKER_SECTION = {
+    "structures": "structures",
+    "simulate": "patterns",
+    "shape": "shaping",
+    "train": "train",
+    "robustness": "evaluate",
+}
+
+
+def cap_workers(cfg: dict[str, Any], command: str, threads: int) -> dict[str, Any]:
+    """``cfg`` with the worker processes of ``command`` capped at ``threads`` (the cores a
+    Snakemake job was given), so ``--cores`` bounds the processes a job starts."""
+    section = WORKER_SECTION.get(command)
+    if section is None:
+        return cfg
+    out = copy.deepcopy(cfg)
+    out[section]["workers"] = min(int(out[section]["workers"]), max(1, int(threads)))
+    return out
+
+
 def load(path: str | Path) -> dict[str, Any]:
     """Load and validate a YAML config file."""
     path = Path(path)

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,19 +89,51 @@ def config_hash(section: Any) -> str:
 
 
 def stamp_attrs(h5: h5py.File | h5py.Group, config: Any, **extra: Any) -> None:
-    """Record the config that made an HDF5 artifact and the package version as attributes."""
+    """Record what made an HDF5 artifact as attributes: the config slice (without runtime
+    keys, which do not change the content), its hash, the package version, and
+    ``artifact_id``, unique to this writing of the file (see :func:`artifact_id`)."""
+    from .config import strip_runtime
+
+    config = strip_runtime(config) if isinstance(config, dict) else config
     h5.attrs["config"] = json.dumps(config, sort_keys=True, default=_json_default)
     h5.attrs["config_hash"] = config_hash(config)
     h5.attrs["xtalsym_version"] = __version__
+    h5.attrs["artifact_id"] = uuid.uuid4().hex
     for k, v in extra.items():
         h5.attrs[k] = json.dumps(v, default=_json_default) if isinstance(v, dict | list) else v
 
 
 def input_key(config: Any, *inputs: str | os.PathLike, **extra: Any) -> str:
     """Hash of a config slice, input files (size and mtime) and extras: the identity of an
-    output, so a partial one is resumed only when nothing it depends on changed."""
+    output, so a partial one is resumed only when nothing it depends on changed.
+
+    Runtime keys (schema ``x-runtime``) are left out, so a run resumed with other workers
+    continues; chunk sizes stay in, as they cut the output into the tasks a partial file
+    records."""
+    from .config import runtime_keys, split_runtime
+
+    keys = [k for k in runtime_keys() if k[-1] != "chunk_size"]
     stats = [[st.st_size, st.st_mtime_ns] for st in map(os.stat, inputs)]
-    return config_hash({"cfg": config, "inputs": stats, **extra})
+    return config_hash({"cfg": split_runtime(config, keys)[0], "inputs": stats, **extra})
+
+
+def artifact_id(path: str | os.PathLike) -> str:
+    """The identity of an input file, for keys that must change whenever it is rewritten.
+
+    An HDF5 artifact's ``artifact_id`` attribute (a new one each time a stage writes it, even
+    with an unchanged config: a code change can change the content); otherwise, e.g. for a
+    CSV table, the SHA-256 of its bytes."""
+    path = Path(path)
+    if h5py.is_hdf5(path):
+        with h5py.File(path, "r") as f:
+            stamped = f.attrs.get("artifact_id")
+        if stamped is not None:
+            return str(stamped)
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class ResumableH5(contextlib.AbstractContextManager):

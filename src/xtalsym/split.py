@@ -9,15 +9,18 @@ are assigned greedily, largest first, to the split furthest below its target.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
 from .io import derive_seed, read_table, write_table
+from .paths import name
 from .spacegroups import crystal_system, resolve_classes
 
 logger = logging.getLogger(__name__)
@@ -170,8 +173,28 @@ def plot_counts(counts: pd.DataFrame, out_png: str | Path) -> None:
     plt.close(fig)
 
 
-def run_split(cfg: dict[str, Any], structures_path: str | Path, out_dir: str | Path) -> None:
-    """The split stage: structures table -> split.csv, class_counts.*, class_weights.csv."""
+def failed_simulations(patterns_path: str | Path | None) -> pd.DataFrame:
+    """Crystals the patterns stage could not simulate (``id``, ``reason``; none without a
+    file): their rows of patterns.h5 are blank, so no stage may train or test on them."""
+    failed = []
+    if patterns_path is not None:
+        with h5py.File(patterns_path, "r") as f:
+            failed = json.loads(f.attrs.get("failed", "[]"))
+    table = pd.DataFrame(failed, columns=["id", "reason"])
+    return table.astype({"id": str, "reason": str})
+
+
+def run_split(
+    cfg: dict[str, Any],
+    structures_path: str | Path,
+    out_dir: str | Path,
+    patterns_path: str | Path | None = None,
+) -> None:
+    """The split stage: structures table -> split.csv, class_counts.*, class_weights.csv and
+    excluded.csv (``id``, ``spacegroup``, ``reason``: crystals left out).
+
+    With ``patterns_path``, the crystals listed in its ``failed`` attribute are left out,
+    each reported by id and reason."""
     sc = cfg["split"]
     out_dir = Path(out_dir)
     classes = resolve_classes(cfg["classes"])
@@ -183,6 +206,13 @@ def run_split(cfg: dict[str, Any], structures_path: str | Path, out_dir: str | P
         df = pd.read_parquet(path, columns=cols)
     else:
         df = read_table(path)
+    df = df.astype({"id": str})
+    failed = failed_simulations(patterns_path)
+    excluded = df[["id", "spacegroup"]].merge(failed, on="id")
+    for row in excluded.itertuples():
+        logger.warning("split: left out %s (space group %d): %s", row.id, row.spacegroup,
+                       row.reason)  # fmt: skip
+    df = df[~df["id"].isin(excluded["id"])]
     split_df = make_split(
         df,
         sc["ratios"],
@@ -192,9 +222,11 @@ def run_split(cfg: dict[str, Any], structures_path: str | Path, out_dir: str | P
         group_by=sc["group_by"],
     )
     counts = count_table(split_df, classes)
-    write_table(out_dir / "split.csv", split_df)
-    write_table(out_dir / "class_counts.csv", counts)
-    write_table(out_dir / "class_weights.csv", class_weights(split_df, classes))
-    plot_counts(counts, out_dir / "class_counts.png")
+    write_table(out_dir / name("split"), split_df)
+    write_table(out_dir / name("split_counts"), counts)
+    write_table(out_dir / name("class_weights"), class_weights(split_df, classes))
+    write_table(out_dir / name("split_excluded"), excluded)
+    plot_counts(counts, out_dir / name("split_counts_figure"))
     n = split_df["split"].value_counts()
-    logger.info("split: %s", ", ".join(f"{s} {n.get(s, 0)}" for s in SPLITS))
+    logger.info("split: %s; %d left out", ", ".join(f"{s} {n.get(s, 0)}" for s in SPLITS),
+                len(excluded))  # fmt: skip

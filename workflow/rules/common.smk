@@ -1,15 +1,25 @@
 import json
 import os
+import shlex
+import sys
 
 from snakemake.utils import validate
 
 validate(config, schema="../schemas/config.schema.yaml")
+
+# The file names (xtalsym.paths) and the runtime keys (xtalsym.config) come from the package
+# in this checkout, so the rules and the stages cannot disagree about either.
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+from xtalsym import paths
+from xtalsym.config import split_runtime
 
 R = config["results"]
 # A model set to null in an overlay config is removed (deep merges cannot delete keys).
 MODELS = [m for m, spec in config["train"]["models"].items() if spec]
 ENV = "../../envs/xtalsym.yaml"
 ENV_TRAIN = "../../envs/train.yaml"
+# Runtime keys (schema `x-runtime`: workers, chunk sizes, device, memory).
+RUNTIME = json.dumps(split_runtime(config)[1], sort_keys=True)
 
 
 wildcard_constraints:
@@ -17,14 +27,33 @@ wildcard_constraints:
     mode="shaped|unshaped",
 
 
-def stage_params(*sections):
-    """The config slice a rule depends on, as JSON for `xtalsym --params`.
+def P(key):
+    """The path of artifact ``key`` under the results directory (wildcards kept)."""
+    return f"{R}/{paths.FILES[key]}"
 
-    Rules pass only what they read, so Snakemake's params trigger reruns a rule exactly
-    when its own settings change. `seed` is shared by every stage."""
-    return json.dumps(
-        {"seed": config["seed"], **{k: config[k] for k in sections}}, sort_keys=True
-    )
+
+def stage_params(*sections, drop=()):
+    """The config slice a job depends on, as JSON for `xtalsym --params`.
+
+    Rules pass only what they read, without runtime keys, so Snakemake's params trigger
+    reruns a job exactly when its own results can change. ``drop``: dotted keys of the
+    sections it does not read. `seed` is shared by every stage."""
+    cfg, _ = split_runtime({"seed": config["seed"], **{k: config[k] for k in sections}})
+    for dotted in drop:
+        *head, last = dotted.split(".")
+        node = cfg
+        for part in head:
+            node = node[part]
+        node.pop(last, None)
+    return json.dumps(cfg, sort_keys=True)
+
+
+def runtime_args(wildcards, threads):
+    """The command's runtime keys (a second --params) and its cores (--threads, which caps
+    the processes and torch threads a job starts). A param function of `threads` is one
+    Snakemake derives at run time and never counts as a rerun trigger, so changing a runtime
+    key, or --cores, reruns nothing (tests/test_workflow.py checks both)."""
+    return f"--params {shlex.quote(RUNTIME)} --threads {threads}"
 
 
 def parent(path):
@@ -32,34 +61,47 @@ def parent(path):
     return os.path.dirname(path)
 
 
-def full_config():
-    """The whole config: the report shows it, so any change rebuilds the (cheap) report."""
-    return json.dumps(config, sort_keys=True)
+def report_config():
+    """The whole config without runtime keys: the report shows it, so any change of a
+    setting rebuilds the (cheap) report."""
+    return json.dumps(split_runtime(config)[0], sort_keys=True)
 
 
-def split_params():
-    """The train rule reads split.imbalance only."""
-    return {"split": {"imbalance": config["split"]["imbalance"]}}
-
-
-def train_params():
-    p = json.loads(stage_params("classes", "train", "patterns", "shaping"))
-    p.update(split_params())
+def train_params(wildcards):
+    """What one model's weights depend on: its own spec (not the other models'), the
+    training settings, the class set, split.imbalance; simulation and shaping settings and
+    the labels' symprec go into its model card."""
+    p = json.loads(
+        stage_params(
+            "classes",
+            "train",
+            "patterns",
+            "shaping",
+            drop=["train.models", "shaping.modes"],
+        )
+    )
+    p["train"]["models"] = {wildcards.model: config["train"]["models"][wildcards.model]}
+    p["split"] = {"imbalance": config["split"]["imbalance"]}
+    p["structures"] = {"symprec": config["structures"]["symprec"]}
     return json.dumps(p, sort_keys=True)
 
 
 def model_images(wildcards):
     mode = config["train"]["models"][wildcards.model]["input"]
-    return f"{R}/shaping/{mode}.h5"
+    return P("images").format(mode=mode)
+
+
+def trained_modes():
+    return sorted({m["input"] for m in config["train"]["models"].values()})
 
 
 def robustness_outputs():
     if config["evaluate"]["robustness"]["enabled"]:
-        return [f"{R}/evaluate/robustness.csv"]
+        return [P("robustness"), P("robustness_figure")]
     return []
 
 
 def all_outputs():
     """The report, plus every image mode the config asks for (trained on or not)."""
     modes = config["shaping"]["modes"]
-    return [f"{R}/report/index.html", *(f"{R}/shaping/{m}.h5" for m in modes)]
+    return [P("report"), *(P("images").format(mode=m) for m in modes)]

@@ -1,14 +1,25 @@
 rule evaluate_model:
     input:
         bundle=rules.train_model.output.weights,
+        card=rules.train_model.output.card,
         images=model_images,
         split=rules.split_dataset.output.split,
     output:
-        metrics=f"{R}/evaluate/{{model}}/metrics.json",
-        predictions=f"{R}/evaluate/{{model}}/predictions.csv",
-        per_class=f"{R}/evaluate/{{model}}/per_class.csv",
-        confusion_sg=f"{R}/evaluate/{{model}}/confusion_sg.png",
-        confusion_cs=f"{R}/evaluate/{{model}}/confusion_cs.png",
+        metrics=P("metrics"),
+        predictions=P("predictions"),
+        per_class=P("per_class"),
+        confusion_sg=report(
+            P("confusion_sg"),
+            caption="../report/confusion_sg.rst",
+            category="Evaluation",
+            subcategory="{model}",
+        ),
+        confusion_cs=report(
+            P("confusion_cs"),
+            caption="../report/confusion_cs.rst",
+            category="Evaluation",
+            subcategory="{model}",
+        ),
     log:
         f"{R}/logs/evaluate_model_{{model}}.log",
     benchmark:
@@ -17,25 +28,33 @@ rule evaluate_model:
         ENV_TRAIN
     threads: 2
     resources:
-        mem_mb=16000,
+        mem_mb=lambda wc, attempt: 16000 * attempt,
         runtime=240,
     params:
-        cfg=stage_params("classes", "evaluate"),
+        runtime_args=runtime_args,
+        # the robustness levels are evaluate_robustness's: changing them reruns only it
+        cfg=stage_params("classes", "evaluate", drop=["evaluate.robustness"]),
         bundle=lambda w, input: parent(input.bundle),
         outdir=lambda w, output: parent(output.metrics),
     shell:
-        "xtalsym evaluate --params {params.cfg:q} --model {params.bundle}"
-        " --images {input.images} --split {input.split} --out {params.outdir} > {log} 2>&1"
+        "xtalsym evaluate --params {params.cfg:q} {params.runtime_args}"
+        " --model {params.bundle} --images {input.images} --split {input.split}"
+        " --out {params.outdir} > {log} 2>&1"
 
 
 rule evaluate_robustness:
     input:
-        bundles=expand(f"{R}/models/{{model}}/model.pt", model=MODELS),
+        bundles=expand(P("weights"), model=MODELS),
+        cards=expand(P("card"), model=MODELS),
         structures=rules.generate_structures.output.table,
         split=rules.split_dataset.output.split,
     output:
-        table=f"{R}/evaluate/robustness.csv",
-        figure=f"{R}/evaluate/robustness.png",
+        table=P("robustness"),
+        figure=report(
+            P("robustness_figure"),
+            caption="../report/robustness.rst",
+            category="Evaluation",
+        ),
     log:
         f"{R}/logs/evaluate_robustness.log",
     benchmark:
@@ -44,29 +63,45 @@ rule evaluate_robustness:
         ENV_TRAIN
     threads: config["evaluate"]["workers"]
     resources:
-        mem_mb=32000,
+        mem_mb=lambda wc, attempt: 32000 * attempt,
         runtime=720,
     params:
-        cfg=stage_params("classes", "evaluate"),
+        runtime_args=runtime_args,
+        cfg=stage_params("classes", "evaluate", drop=["evaluate.top_k"]),
         bundles=lambda w, input: [parent(b) for b in input.bundles],
         outdir=lambda w, output: parent(output.table),
     shell:
-        "xtalsym robustness --params {params.cfg:q} --models {params.bundles}"
-        " --structures {input.structures} --split {input.split} --out {params.outdir}"
-        " > {log} 2>&1"
+        "xtalsym robustness --params {params.cfg:q} {params.runtime_args}"
+        " --models {params.bundles} --structures {input.structures} --split {input.split}"
+        " --out {params.outdir} > {log} 2>&1"
 
 
 rule build_report:
     input:
-        metrics=expand(f"{R}/evaluate/{{model}}/metrics.json", model=MODELS),
-        histories=expand(f"{R}/models/{{model}}/history.csv", model=MODELS),
+        # every file the report reads, so a renamed or missing one is a DAG error
+        metrics=expand(P("metrics"), model=MODELS),
+        per_class=expand(P("per_class"), model=MODELS),
+        confusion_sg=expand(P("confusion_sg"), model=MODELS),
+        confusion_cs=expand(P("confusion_cs"), model=MODELS),
+        histories=expand(P("history"), model=MODELS),
         robustness=robustness_outputs(),
+        outcomes=rules.generate_structures.output.outcomes,
         structures=rules.generate_structures.output.counts,
+        structures_figure=rules.generate_structures.output.figure,
         split=rules.split_dataset.output.counts,
+        split_figure=rules.split_dataset.output.figure,
+        excluded=rules.split_dataset.output.excluded,
+        figures=[
+            P("patterns_figure"),
+            *expand(
+                P("shaping_figure"),
+                mode=sorted(set(config["shaping"]["modes"]) | set(trained_modes())),
+            ),
+        ],
     output:
-        index=f"{R}/report/index.html",
-        markdown=f"{R}/report/index.md",
-        metrics=f"{R}/report/metrics.json",
+        index=P("report"),
+        markdown=P("report_markdown"),
+        metrics=P("report_metrics"),
     log:
         f"{R}/logs/build_report.log",
     benchmark:
@@ -75,10 +110,11 @@ rule build_report:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=30,
     params:
-        cfg=full_config(),
+        runtime_args=runtime_args,
+        cfg=report_config(),
         robustness=lambda w, input: (
             f"--robustness {input.robustness[0]}" if input.robustness else ""
         ),
@@ -89,4 +125,4 @@ rule build_report:
         "xtalsym report --params {params.cfg:q} --metrics {input.metrics}"
         " --histories {input.histories} {params.robustness}"
         " --structures-dir {params.structures_dir} --split-dir {params.split_dir}"
-        " --out {params.outdir} > {log} 2>&1"
+        " --figures {input.figures} --out {params.outdir} > {log} 2>&1"

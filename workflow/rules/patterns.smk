@@ -2,9 +2,9 @@ rule simulate_patterns:
     input:
         structures=rules.generate_structures.output.table,
     output:
-        patterns=f"{R}/patterns/patterns.h5",
+        patterns=P("patterns"),
         figure=report(
-            f"{R}/patterns/examples.png",
+            P("patterns_figure"),
             caption="../report/patterns.rst",
             category="Data",
         ),
@@ -16,10 +16,12 @@ rule simulate_patterns:
         ENV
     threads: config["patterns"]["workers"]
     resources:
-        mem_mb=16000,
+        mem_mb=lambda wc, attempt: 16000 * attempt,
         runtime=480,
     params:
+        runtime_args=runtime_args,
         cfg=stage_params("patterns"),
     shell:
-        "xtalsym simulate --params {params.cfg:q} --structures {input.structures}"
-        " --out {output.patterns} --figure {output.figure} > {log} 2>&1"
+        "xtalsym simulate --params {params.cfg:q} {params.runtime_args}"
+        " --structures {input.structures} --out {output.patterns} --figure {output.figure}"
+        " > {log} 2>&1"

@@ -2,11 +2,12 @@ rule shape_patterns:
     input:
         patterns=rules.simulate_patterns.output.patterns,
     output:
-        images=f"{R}/shaping/{{mode}}.h5",
+        images=P("images"),
         figure=report(
-            f"{R}/shaping/{{mode}}_examples.png",
+            P("shaping_figure"),
             caption="../report/shaping.rst",
             category="Data",
+            subcategory="{mode}",
         ),
     log:
         f"{R}/logs/shape_patterns_{{mode}}.log",
@@ -16,10 +17,13 @@ rule shape_patterns:
         ENV
     threads: config["shaping"]["workers"]
     resources:
-        mem_mb=16000,
+        mem_mb=lambda wc, attempt: 16000 * attempt,
         runtime=360,
     params:
-        cfg=stage_params("shaping"),
+        runtime_args=runtime_args,
+        # the job's mode is its wildcard: the list of modes to make is not a setting of it
+        cfg=stage_params("shaping", drop=["shaping.modes"]),
     shell:
-        "xtalsym shape --params {params.cfg:q} --patterns {input.patterns}"
-        " --mode {wildcards.mode} --out {output.images} --figure {output.figure} > {log} 2>&1"
+        "xtalsym shape --params {params.cfg:q} {params.runtime_args}"
+        " --patterns {input.patterns} --mode {wildcards.mode} --out {output.images}"
+        " --figure {output.figure} > {log} 2>&1"

@@ -1,12 +1,14 @@
 rule split_dataset:
     input:
         structures=rules.generate_structures.output.table,
+        patterns=rules.simulate_patterns.output.patterns,
     output:
-        split=f"{R}/split/split.csv",
-        counts=f"{R}/split/class_counts.csv",
-        weights=f"{R}/split/class_weights.csv",
+        split=P("split"),
+        counts=P("split_counts"),
+        weights=P("class_weights"),
+        excluded=P("split_excluded"),
         figure=report(
-            f"{R}/split/class_counts.png",
+            P("split_counts_figure"),
             caption="../report/split.rst",
             category="Data",
         ),
@@ -18,11 +20,11 @@ rule split_dataset:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=30,
     params:
         cfg=stage_params("classes", "split"),
         outdir=lambda w, output: parent(output.split),
     shell:
         "xtalsym split --params {params.cfg:q} --structures {input.structures}"
-        " --out {params.outdir} > {log} 2>&1"
+        " --patterns {input.patterns} --out {params.outdir} > {log} 2>&1"

@@ -1,10 +1,10 @@
 rule generate_structures:
     output:
-        table=f"{R}/structures/structures.parquet",
-        outcomes=f"{R}/structures/outcomes.csv",
-        counts=f"{R}/structures/class_counts.csv",
+        table=P("structures"),
+        outcomes=P("outcomes"),
+        counts=P("structure_counts"),
         figure=report(
-            f"{R}/structures/class_counts.png",
+            P("structure_counts_figure"),
             caption="../report/class_counts.rst",
             category="Data",
         ),
@@ -22,10 +22,12 @@ rule generate_structures:
         ENV
     threads: config["structures"]["workers"]
     resources:
-        mem_mb=16000,
+        mem_mb=lambda wc, attempt: 16000 * attempt,
         runtime=360,
     params:
+        runtime_args=runtime_args,
         cfg=stage_params("classes", "structures"),
         outdir=lambda w, output: parent(output.table),
     shell:
-        "xtalsym structures --params {params.cfg:q} --out {params.outdir} > {log} 2>&1"
+        "xtalsym structures --params {params.cfg:q} {params.runtime_args}"
+        " --out {params.outdir} > {log} 2>&1"

@@ -4,9 +4,9 @@ rule train_model:
         split=rules.split_dataset.output.split,
         weights=rules.split_dataset.output.weights,
     output:
-        weights=f"{R}/models/{{model}}/model.pt",
-        card=f"{R}/models/{{model}}/model_card.json",
-        history=f"{R}/models/{{model}}/history.csv",
+        weights=P("weights"),
+        card=P("card"),
+        history=P("history"),
     log:
         f"{R}/logs/train_model_{{model}}.log",
     benchmark:
@@ -15,14 +15,16 @@ rule train_model:
         ENV_TRAIN
     threads: max(1, config["train"]["workers"])
     resources:
-        mem_mb=64000,
+        mem_mb=lambda wc, attempt: 64000 * attempt,
         runtime=1440,
         gpu=lambda w: 1 if config["train"]["device"] == "cuda" else 0,
     params:
-        cfg=train_params(),
+        runtime_args=runtime_args,
+        cfg=train_params,
         outdir=lambda w, output: parent(output.weights),
-        ckpt=lambda w: f"{R}/train/{w.model}",
+        ckpt=lambda w: P("checkpoint_dir").format(model=w.model),
     shell:
-        "xtalsym train --params {params.cfg:q} --model {wildcards.model}"
-        " --images {input.images} --split {input.split} --weights {input.weights}"
-        " --out {params.outdir} --checkpoint-dir {params.ckpt} > {log} 2>&1"
+        "xtalsym train --params {params.cfg:q} {params.runtime_args}"
+        " --model {wildcards.model} --images {input.images} --split {input.split}"
+        " --weights {input.weights} --out {params.outdir} --checkpoint-dir {params.ckpt}"
+        " > {log} 2>&1"

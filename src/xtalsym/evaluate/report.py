@@ -15,14 +15,14 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
-from .. import __version__
+from .. import __version__, paths
 from ..io import atomic_path, config_hash, write_json, write_text
 from ..spacegroups import CRYSTAL_SYSTEMS, crystal_system
 from . import figures
@@ -57,7 +57,7 @@ def _copy(src: Path, out_dir: Path, rel: str) -> str | None:
 
 def source_summary(structures_dir: Path) -> str:
     """'synthetic: 120 structures, cif_dir: 30 structures' from outcomes.csv (kept rows)."""
-    path = structures_dir / "outcomes.csv"
+    path = structures_dir / paths.name("outcomes")
     if not path.is_file():
         return ""
     o = pd.read_csv(path, keep_default_na=False)
@@ -65,10 +65,21 @@ def source_summary(structures_dir: Path) -> str:
     return ", ".join(f"{src}: {n} structures" for src, n in kept.items())
 
 
-def provenance_sections(structures_dir: Path, split_dir: Path, out: Path) -> list[tuple]:
-    """Sources and counts from the structures and split stages, with their figures."""
+def example_caption(figure: Path) -> str:
+    """Caption of a stage's example figure, from its file name (xtalsym.paths)."""
+    if figure.name == paths.name("patterns_figure"):
+        return "Simulated patterns (beams x, y, z) of a few crystals, clean and noisy."
+    mode = figure.stem.removesuffix("_examples")
+    return f"Raw patterns and the network's {mode} images of them."
+
+
+def provenance_sections(
+    structures_dir: Path, split_dir: Path, out: Path, example_figures: Sequence[Path] = ()
+) -> list[tuple]:
+    """Sources and counts from the structures and split stages, crystals left out, and the
+    figures of the stages (``example_figures``: the patterns and shaping examples)."""
     blocks: list[tuple] = []
-    outcomes = structures_dir / "outcomes.csv"
+    outcomes = structures_dir / paths.name("outcomes")
     if outcomes.is_file():
         o = pd.read_csv(outcomes, keep_default_na=False)
         by_source = o.groupby("source")["status"].value_counts().unstack(fill_value=0).reset_index()
@@ -87,7 +98,7 @@ def provenance_sections(structures_dir: Path, split_dir: Path, out: Path) -> lis
             ]
     else:
         blocks.append(("text", f"{outcomes} not found."))
-    counts = structures_dir / "class_counts.csv"
+    counts = structures_dir / paths.name("structure_counts")
     if counts.is_file():
         c = pd.read_csv(counts)
         per = c.groupby("crystal_system")["count"].agg(["sum", lambda s: int((s > 0).sum())])
@@ -106,10 +117,14 @@ def provenance_sections(structures_dir: Path, split_dir: Path, out: Path) -> lis
             ("text", "Structures kept per crystal system (labels from spglib):"),
             ("table", pd.concat([per, total], ignore_index=True)),
         ]
-    rel = _copy(structures_dir / "class_counts.png", out, "figures/structures_class_counts.png")
+    rel = _copy(
+        structures_dir / paths.name("structure_counts_figure"),
+        out,
+        "figures/structures_class_counts.png",
+    )
     if rel:
         blocks.append(("figure", rel, "Structures per space group, coloured by crystal system."))
-    split_counts = split_dir / "class_counts.csv"
+    split_counts = split_dir / paths.name("split_counts")
     if split_counts.is_file():
         s = pd.read_csv(split_counts)
         s["crystal_system"] = [crystal_system(g) for g in s["spacegroup"]]
@@ -119,10 +134,23 @@ def provenance_sections(structures_dir: Path, split_dir: Path, out: Path) -> lis
         per.loc["total"] = per.sum()
         per.loc["space groups in split"] = (s[parts] > 0).sum()
         blocks += [("text", "Split sizes per crystal system:"), ("table", per.reset_index())]
-    rel = _copy(split_dir / "class_counts.png", out, "figures/split_class_counts.png")
+    rel = _copy(
+        split_dir / paths.name("split_counts_figure"), out, "figures/split_class_counts.png"
+    )
     if rel:
         blocks.append(("figure", rel, "Train, validation and test crystals per space group."))
-    blocks += example_figures(structures_dir.parent, out)
+    excluded = split_dir / paths.name("split_excluded")
+    if excluded.is_file():
+        ex = pd.read_csv(excluded, dtype={"id": str}, keep_default_na=False)
+        if len(ex):
+            blocks += [
+                ("text", f"Crystals left out of the split ({len(ex)}, {excluded.name}):"),
+                ("table", ex),
+            ]
+    for fig in map(Path, example_figures):
+        rel = _copy(fig, out, f"figures/{fig.parent.name}_{fig.name}")
+        if rel:
+            blocks.append(("figure", rel, example_caption(fig)))
     return blocks
 
 
@@ -147,32 +175,6 @@ def _card_for_display(card: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("data_source"), dict):
         out["data_source"] = {k: v for k, v in out["data_source"].items() if k != "config"}
     return out
-
-
-def example_figures(results: Path, out: Path) -> list[tuple]:
-    """The simulated pattern examples and the raw-vs-shaped examples, copied into the report.
-
-    The shaping rule writes ``shaping/{mode}_examples.png`` (shaped preferred, then unshaped,
-    then a plain ``examples.png``)."""
-    blocks: list[tuple] = []
-    rel = _copy(results / "patterns" / "examples.png", out, "figures/patterns_examples.png")
-    if rel:
-        blocks.append(
-            (
-                "figure",
-                rel,
-                "Simulated patterns (beams x, y, z) of a few crystals, clean and noisy; axes in "
-                "reciprocal space (Å⁻¹, direct beam at 0), intensity as stored (8 bit).",
-            )
-        )
-    for name in ("shaped_examples.png", "unshaped_examples.png", "examples.png"):
-        if (results / "shaping" / name).is_file():
-            rel = _copy(results / "shaping" / name, out, f"figures/shaping_{name}")
-            blocks.append(
-                ("figure", rel, "Raw patterns beside the network's input (XRD-Edge images).")
-            )
-            break
-    return blocks
 
 
 def _class_list(src: Path, pred: pd.DataFrame) -> list[int]:
@@ -301,12 +303,14 @@ def build_report(
     structures_dir: str | os.PathLike,
     split_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
+    example_figures: Sequence[str | os.PathLike] = (),
 ) -> None:
     """Write ``index.html``, ``index.md``, ``metrics.json``, ``config.yaml`` and the figures.
 
     ``metrics_paths``/``history_paths``: model name -> ``metrics.json`` (its confusion figures
     and ``per_class.csv`` beside it) / ``history.csv``; ``robustness_csv``: robustness.csv
-    (robustness.png beside it) or None.
+    (robustness.png beside it) or None; ``example_figures``: the stages' example figures (patterns
+    and shaping). File names inside the stage directories: :mod:`xtalsym.paths`.
     """
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -391,14 +395,14 @@ def build_report(
             ("confusion_sg", "space groups in ascending order, crystal systems boxed"),
             ("confusion_cs", "crystal systems"),
         ):
-            rel = _copy(src / f"{fig}.png", out, f"figures/{name}_{fig}.png")
+            rel = _copy(src / paths.name(fig), out, f"figures/{name}_{fig}.png")
             if rel:
                 sec.blocks.append(
                     ("figure", rel, f"{name}, row-normalised, {caption} (n = {m['n']}).")
                 )
         sec.blocks += confusion_zoom(src, name, out)
         sec.blocks += misclassified_blocks(src, name, Path(structures_dir), out)
-        pc_path = src / "per_class.csv"
+        pc_path = src / paths.name("per_class")
         if pc_path.is_file():
             pc = pd.read_csv(pc_path)
             _copy(pc_path, out, f"{name}_per_class.csv")
@@ -415,7 +419,8 @@ def build_report(
     rob = Section("Robustness to noise")
     if robustness_csv and Path(robustness_csv).is_file():
         table = pd.read_csv(robustness_csv)
-        rel = _copy(Path(robustness_csv).with_suffix(".png"), out, "figures/robustness.png")
+        rob_png = Path(robustness_csv).parent / paths.name("robustness_figure")
+        rel = _copy(rob_png, out, "figures/robustness.png")
         if rel is None:
             figures.plot_robustness(table, out / "figures/robustness.png")
             rel = "figures/robustness.png"
@@ -454,7 +459,9 @@ def build_report(
     sections.append(rob)
 
     prov = Section("Data provenance")
-    prov.blocks += provenance_sections(Path(structures_dir), Path(split_dir), out)
+    prov.blocks += provenance_sections(
+        Path(structures_dir), Path(split_dir), out, [Path(f) for f in example_figures]
+    )
     sections.append(prov)
 
     cards = {n: _card_for_display(m.get("model", {})) for n, m in metrics.items()}

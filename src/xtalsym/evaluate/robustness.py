@@ -2,8 +2,10 @@
 
 Up to ``evaluate.robustness.max_crystals`` test crystals (a seeded random subset when there
 are more) are re-simulated at each level of ``evaluate.robustness.jitter`` (structural
-noise that keeps the space group, Å per Cartesian component) and, separately, of ``evaluate.robustness.background`` (measurement noise,
-8-bit levels); every other setting, noise included, stays at the model card's training
+noise that keeps the space group: the standard deviation in Å of each Cartesian component of
+every orbit's displacement before symmetrisation) and, separately, of
+``evaluate.robustness.background`` (measurement noise, mean background in 8-bit levels);
+every other setting, noise included, stays at the model card's training
 values. Each crystal keeps one seed, ``derive_seed(seed, "robustness", id)``, at every level
 (common random numbers: the noise module draws each kind from its own stream, so only the
 magnitude of the varied kind changes between levels). Patterns are shaped and resized as
@@ -64,25 +66,49 @@ def level_params(patterns: dict[str, Any], kind: str, level: float) -> dict[str,
     return p
 
 
-def run_task(task: Task) -> dict[ImageSpec, np.ndarray]:
-    """Network images (L levels, n crystals, 3, C, S, S) per image spec of one task."""
+@dataclass
+class TaskResult:
+    """Network images (L levels, n crystals, 3, C, S, S) per image spec of one task, and
+    ``failed``: (position in the task, reason) of each crystal that could not be simulated
+    (its images are blank and must not be scored)."""
+
+    images: dict[ImageSpec, np.ndarray]
+    failed: list[tuple[int, str]]
+
+    def __getitem__(self, spec: ImageSpec) -> np.ndarray:
+        return self.images[spec]
+
+
+def run_task(task: Task) -> TaskResult:
+    """Simulate and shape one task's crystals at every level; a crystal that fails is
+    recorded in ``failed`` and the others go on."""
     from ..patterns import Settings, crystal_from_structure, prepare, simulate_crystal
 
     base = json.loads(task.patterns)
     settings = [Settings.from_params(level_params(base, k, v)) for k, v in task.levels]
     size = settings[0].size
     n, n_lev = len(task.structures), len(task.levels)
-    pats = np.empty((n_lev, n, 3, size, size), dtype=np.uint8)
+    pats = np.zeros((n_lev, n, 3, size, size), dtype=np.uint8)
+    failed: list[tuple[int, str]] = []
     for i, (s_json, seed) in enumerate(zip(task.structures, task.seeds, strict=True)):
-        # Reflection tables depend on the lattice, g_max and tilt, not on the varied levels.
-        tables = prepare(crystal_from_structure(s_json), Settings.from_params(base))
-        for li, st in enumerate(settings):
-            pats[li, i] = simulate_crystal(tables, st, [seed])[0]
+        try:
+            # Reflection tables depend on the lattice, g_max and tilt, not on the levels.
+            tables = prepare(crystal_from_structure(s_json), Settings.from_params(base))
+            for li, st in enumerate(settings):
+                pats[li, i] = simulate_crystal(tables, st, [seed])[0]
+        except Exception as e:  # one bad crystal must not abort the sweep
+            pats[:, i] = 0
+            failed.append((i, f"{type(e).__name__}: {e}"))
     flat = pats.reshape(n_lev * n, 3, size, size)
-    return {
-        spec: network_images(flat, spec).reshape(n_lev, n, 3, spec.channels, spec.size, spec.size)
-        for spec in task.specs
-    }
+    return TaskResult(
+        {
+            spec: network_images(flat, spec).reshape(
+                n_lev, n, 3, spec.channels, spec.size, spec.size
+            )
+            for spec in task.specs
+        },
+        failed,
+    )
 
 
 def select_crystals(
@@ -102,7 +128,7 @@ def select_crystals(
 
 def ordered_results(
     pool: cf.Executor | None, tasks: list[Task], window: int
-) -> Iterator[dict[ImageSpec, np.ndarray]]:
+) -> Iterator[TaskResult]:
     """run_task over ``tasks`` in order, at most ``window`` in flight (bounded memory)."""
     if pool is None:
         yield from map(run_task, tasks)
@@ -140,14 +166,14 @@ def run_robustness(
     """
     from ..train import load_bundle, predict_proba
 
-    ev = cfg.get("evaluate", {})
-    rob = ev.get("robustness", {})
-    seed = int(cfg.get("seed", 0))
+    ev = cfg["evaluate"]
+    rob = ev["robustness"]
+    seed = int(cfg["seed"])
     device = default_device()
-    crystals = select_crystals(structures_path, split_path, int(rob.get("max_crystals", 150)), seed)
+    crystals = select_crystals(structures_path, split_path, int(rob["max_crystals"]), seed)
     if crystals.empty:
         raise ValueError(f"{split_path}: no test crystals in {structures_path}")
-    levels = tuple((kind, float(v)) for kind in NOISE_KINDS for v in rob.get(kind, []))
+    levels = tuple((kind, float(v)) for kind in NOISE_KINDS for v in rob[kind])
     if not levels:
         raise ValueError("evaluate.robustness: no jitter or background levels given")
 
@@ -180,7 +206,7 @@ def run_robustness(
             tasks.append((names, idx, t))
 
     # Starting worker processes costs seconds: worth it only with tasks for each.
-    workers = max(1, min(int(ev.get("workers", 1)), len(tasks) // 2))
+    workers = max(1, min(int(ev["workers"]), len(tasks) // 2))
     logger.info(
         "robustness: %d crystals x %d levels, %d model(s), %d task(s), %d worker(s)",
         len(crystals),
@@ -192,19 +218,23 @@ def run_robustness(
     pool = _executor(workers)
     try:
         results = ordered_results(pool, [t for _, _, t in tasks], 2 * workers)
-        for (names, idx, _), images in tqdm(
+        for (names, idx, _), result in tqdm(
             zip(tasks, results, strict=True), total=len(tasks), desc="robustness", unit="task"
         ):
+            simulated = np.ones(len(idx), dtype=bool)
+            for pos, reason in result.failed:
+                simulated[pos] = False
+                logger.warning("robustness: left out %s: %s", crystals["id"].iloc[idx[pos]], reason)
             for m in names:
                 model, card, spec = models[m]
                 classes = [int(c) for c in card["classes"]]
                 index = class_index(classes)
-                known = np.array([int(s) in index for s in sg[idx]])
+                known = np.array([int(s) in index for s in sg[idx]]) & simulated
                 if not known.any():
                     continue
                 y = np.array([index[int(s)] for s in sg[idx][known]])
                 systems = system_indices(classes)
-                x = images[spec][:, known]  # every level in one batch
+                x = result[spec][:, known]  # every level in one batch
                 proba = predict_proba(model, card, x.reshape(-1, *x.shape[2:]), device=device)
                 pred = proba.argmax(axis=1).reshape(len(levels), len(y))
                 for li in range(len(levels)):

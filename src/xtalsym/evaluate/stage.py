@@ -168,12 +168,10 @@ def run_evaluation(
     device = default_device()
     model, card = load_bundle(model_dir, device=device)
     classes = [int(c) for c in card["classes"]]
-    cfg_classes = cfg.get("classes")
-    if cfg_classes is not None:
-        from ..spacegroups import resolve_classes
+    from ..spacegroups import resolve_classes
 
-        if resolve_classes(cfg_classes) != classes:
-            logger.warning("config classes differ from the model card's; using the card's")
+    if resolve_classes(cfg["classes"]) != classes:
+        logger.warning("config classes differ from the model card's; using the card's")
     with h5py.File(images_path, "r") as h5:
         mode = h5.attrs.get("mode")
         all_ids = read_ids(h5)
@@ -196,9 +194,14 @@ def run_evaluation(
         "images": str(images_path),
         "split_file": str(split_path),
     }
-    top_k_cfg = int(cfg.get("evaluate", {}).get("top_k", 5))
     return write_evaluation(
-        out_dir, all_ids[test.rows], test.labels, proba, card, top_k_extra=top_k_cfg, data=data
+        out_dir,
+        all_ids[test.rows],
+        test.labels,
+        proba,
+        card,
+        top_k_extra=int(cfg["evaluate"]["top_k"]),
+        data=data,
     )
 
 

@@ -1,21 +1,15 @@
 """Training data: the HDF5 images joined with the split, composed into network inputs.
 
 Images stay uint8 until a batch is on the compute device (4x less memory and transfer), where
-:func:`compose_inputs` builds the authors' inputs. A split is held in memory when it fits in
-the RAM budget, otherwise streamed: each epoch reads HDF5 chunk-aligned blocks in a random
-order, a window of blocks at a time, in DataLoader workers, and shuffles within the window.
-Never one small random read per sample.
-
-An epoch's order (and, for ``split.imbalance: sampler``, which crystals are drawn) is a pure
-function of a seeded numpy Generator, so a resumed run replays exactly what an uninterrupted
-run would have done.
+:func:`compose_inputs` builds the authors' inputs. This module holds that input contract, the
+images file and its join with the split, and the RAM budget; :mod:`.loading` reads the images
+of a split for each epoch (in memory or streamed).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +18,6 @@ import numpy as np
 import pandas as pd
 import psutil
 import torch
-from torch.utils.data import DataLoader, Dataset
 
 from ..io import read_ids
 from ..models import ARCHS, STACKED_ARCHS
@@ -36,11 +29,6 @@ logger = logging.getLogger(__name__)
 #: (channel 0) in channel a, the normalised pattern S (channel 1) in the other two.
 _SHAPED_RGB = torch.tensor([[0 if c == a else 1 for c in range(3)] for a in range(3)])
 _UNSHAPED_RGB = torch.zeros((3, 3), dtype=torch.long)
-
-# Target size of one HDF5 read (bytes): large enough to amortise per-call overhead.
-_BLOCK_BYTES = 4 << 20
-# Fewest blocks a streaming window should mix (shuffle quality).
-_BLOCKS_PER_WINDOW = 16
 
 
 def compose_inputs(
@@ -167,247 +155,3 @@ def memory_budget(cache_gb: float | None) -> int:
     if cache_gb is not None:
         return int(cache_gb * 1e9)
     return int(psutil.virtual_memory().available // 2)
-
-
-# ---------------------------------------------------------------- epoch plans (the "sampler")
-
-
-def draw_counts(
-    labels: np.ndarray, rng: np.random.Generator, class_probs: np.ndarray | None
-) -> np.ndarray:
-    """Times each crystal is drawn this epoch: once each, or (balanced sampler) a multinomial
-    draw of len(labels) crystals with probability proportional to ``class_probs[label]``,
-    i.e. sampling with replacement as torch's WeightedRandomSampler does."""
-    n = len(labels)
-    if class_probs is None:
-        return np.ones(n, dtype=np.int64)
-    p = class_probs[labels].astype(np.float64)
-    return rng.multinomial(n, p / p.sum())
-
-
-@dataclass(frozen=True)
-class Window:
-    """A set of HDF5 row ranges read together and the draws taken from them, in order."""
-
-    blocks: tuple[tuple[int, int], ...]  # (start, stop) file rows, chunk-aligned
-    positions: np.ndarray  # indices into the split's rows, in draw order
-    variants: np.ndarray  # variant of each draw
-
-
-def plan_windows(
-    split: SplitRows,
-    block_rows: int,
-    window_rows: int,
-    n_variants: int,
-    rng: np.random.Generator | None,
-    class_probs: np.ndarray | None = None,
-) -> list[Window]:
-    """One epoch's read plan. With ``rng``: blocks in random order, draws shuffled within each
-    window, random variants. Without: file order, each crystal once, variant 0 (evaluation)."""
-    block_of = split.rows // block_rows
-    counts = (
-        draw_counts(split.labels, rng, class_probs)
-        if rng is not None
-        else np.ones(len(split), np.int64)
-    )
-    keep = counts > 0
-    blocks = np.unique(block_of[keep])
-    if rng is not None:
-        blocks = rng.permutation(blocks)
-    per_window = max(1, window_rows // block_rows)
-    windows = []
-    for w in range(0, len(blocks), per_window):
-        chosen = blocks[w : w + per_window]
-        sel = np.flatnonzero(np.isin(block_of, chosen) & keep)
-        positions = np.repeat(sel, counts[sel])
-        if rng is not None:
-            positions = rng.permutation(positions)
-            variants = rng.integers(0, n_variants, size=len(positions))
-        else:
-            variants = np.zeros(len(positions), dtype=np.int64)
-        spans = tuple((int(b) * block_rows, int(b + 1) * block_rows) for b in np.sort(chosen))
-        windows.append(Window(spans, positions, variants))
-    return windows
-
-
-# ---------------------------------------------------------------------------- batch sources
-
-
-def read_rows(image_file: ImageFile, requests: list[tuple[np.ndarray, int]]) -> list[np.ndarray]:
-    """Arrays (len(rows), n_variants, 3, C, S, S) for each (ascending rows, n_variants) request,
-    filled in one pass over the file in contiguous chunk-aligned slabs of about 64 MB."""
-    out = [np.empty((len(r), v, *image_file.shape[2:]), np.uint8) for r, v in requests]
-    n = image_file.shape[0]
-    chunk = image_file.chunk_rows
-    step = max(chunk, (_BLOCK_BYTES * 16 // max(1, image_file.row_bytes)) // chunk * chunk)
-    with h5py.File(image_file.path, "r") as h5:
-        ds = h5["images"]
-        for start in range(0, n, step):
-            stop = min(start + step, n)
-            spans = [np.searchsorted(r, [start, stop]) for r, _ in requests]
-            if all(hi == lo for lo, hi in spans):
-                continue
-            slab = ds[start:stop, : max(v for _, v in requests)]
-            for (rows, v), (lo, hi), arr in zip(requests, spans, out, strict=True):
-                arr[lo:hi] = slab[rows[lo:hi] - start, :v]
-    return out
-
-
-class InMemoryImages:
-    """A split's images held in RAM: (len(split), n_variants, 3, C, S, S) uint8."""
-
-    def __init__(self, split: SplitRows, data: np.ndarray) -> None:
-        self.split, self.data = split, data
-
-    def batches(
-        self, windows: list[Window], batch_size: int
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        positions = np.concatenate([w.positions for w in windows]) if windows else np.empty(0)
-        variants = np.concatenate([w.variants for w in windows]) if windows else np.empty(0)
-        positions, variants = positions.astype(np.int64), variants.astype(np.int64)
-        for s in range(0, len(positions), batch_size):
-            p, v = positions[s : s + batch_size], variants[s : s + batch_size]
-            yield (
-                torch.from_numpy(self.data[p, v]),
-                torch.from_numpy(self.split.labels[p]),
-            )
-
-
-class _WindowDataset(Dataset):
-    """Item k = window k of the current plan, read from HDF5 (runs in DataLoader workers)."""
-
-    def __init__(self, image_file: ImageFile, split: SplitRows, windows: list[Window]) -> None:
-        self.image_file, self.split, self.windows = image_file, split, windows
-        self._h5: h5py.File | None = None
-        self._pid = -1
-
-    def __len__(self) -> int:
-        return len(self.windows)
-
-    def _dataset(self) -> h5py.Dataset:
-        # h5py handles must not cross a fork: open one per worker process.
-        if self._h5 is None or self._pid != os.getpid():
-            self._h5 = h5py.File(self.image_file.path, "r")
-            self._pid = os.getpid()
-        return self._h5["images"]
-
-    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        w = self.windows[k]
-        ds = self._dataset()
-        n = self.image_file.shape[0]
-        # Spans are ascending (plan_windows sorts them), so file rows are too.
-        data = np.concatenate([ds[a : min(b, n)] for a, b in w.blocks])
-        file_rows = np.concatenate([np.arange(a, min(b, n)) for a, b in w.blocks])
-        local = np.searchsorted(file_rows, self.split.rows[w.positions])
-        return (
-            torch.from_numpy(np.ascontiguousarray(data[local, w.variants])),
-            torch.from_numpy(self.split.labels[w.positions]),
-        )
-
-
-class StreamedImages:
-    """A split streamed from HDF5 a window of chunk-aligned blocks at a time."""
-
-    def __init__(self, image_file: ImageFile, split: SplitRows, workers: int) -> None:
-        self.image_file, self.split, self.workers = image_file, split, workers
-
-    def batches(
-        self, windows: list[Window], batch_size: int
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        loader = DataLoader(
-            _WindowDataset(self.image_file, self.split, windows),
-            batch_size=None,
-            shuffle=False,
-            num_workers=self.workers,
-            prefetch_factor=1 if self.workers else None,
-            # Workers draw no random numbers; a private generator keeps the global torch RNG
-            # (dropout) untouched by iterator creation.
-            generator=torch.Generator().manual_seed(0),
-        )
-        carry_x: list[torch.Tensor] = []
-        carry_y: list[torch.Tensor] = []
-        n_carry = 0
-        for x, y in loader:
-            carry_x.append(x)
-            carry_y.append(y)
-            n_carry += len(y)
-            if n_carry < batch_size:
-                continue
-            xs, ys = torch.cat(carry_x), torch.cat(carry_y)
-            full = (len(ys) // batch_size) * batch_size
-            for s in range(0, full, batch_size):
-                yield xs[s : s + batch_size], ys[s : s + batch_size]
-            carry_x, carry_y, n_carry = [xs[full:]], [ys[full:]], len(ys) - full
-        if n_carry:
-            yield torch.cat(carry_x), torch.cat(carry_y)
-
-
-@dataclass
-class SplitData:
-    """A split's batch source and the geometry needed to plan its epochs."""
-
-    split: SplitRows
-    source: InMemoryImages | StreamedImages
-    block_rows: int
-    window_rows: int
-    n_variants: int
-
-    @property
-    def in_memory(self) -> bool:
-        return isinstance(self.source, InMemoryImages)
-
-    def plan(
-        self, rng: np.random.Generator | None, class_probs: np.ndarray | None = None
-    ) -> list[Window]:
-        return plan_windows(
-            self.split, self.block_rows, self.window_rows, self.n_variants, rng, class_probs
-        )
-
-    def batches(
-        self, windows: list[Window], batch_size: int
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        return self.source.batches(windows, batch_size)
-
-
-def load_splits(
-    image_file: ImageFile,
-    splits: dict[str, SplitRows],
-    budget_bytes: int,
-    workers: int,
-) -> dict[str, SplitData]:
-    """Train (every variant) and val (variant 0) sources: in RAM if both fit the budget
-    together, else streamed with ``workers`` DataLoader workers."""
-    v = image_file.n_variants
-    per_variant = image_file.row_bytes // v
-    need = len(splits["train"]) * v * per_variant + len(splits["val"]) * per_variant
-    in_memory = need <= budget_bytes
-    # Streaming keeps (workers + 2) windows alive: prefetched ones, the current one, the carry.
-    window_bytes = budget_bytes // (workers + 2)
-    chunk = image_file.chunk_rows
-    window_rows = max(chunk, window_bytes // max(1, image_file.row_bytes))
-    # Reads of about _BLOCK_BYTES, but at least _BLOCKS_PER_WINDOW blocks per window, so that
-    # a window mixes crystals from all over the file.
-    block_rows = chunk * max(
-        1,
-        min(
-            _BLOCK_BYTES // max(1, chunk * image_file.row_bytes),
-            window_rows // (_BLOCKS_PER_WINDOW * chunk),
-        ),
-    )
-    logger.info(
-        "images: %.2f GB needed for train+val, budget %.2f GB -> %s",
-        need / 1e9,
-        budget_bytes / 1e9,
-        "in memory" if in_memory else f"streamed ({workers} workers, {window_rows} rows/window)",
-    )
-    # Training samples every variant; validation sees variant 0 only.
-    n_variants = {"train": v, "val": 1}
-    if in_memory:
-        arrays = read_rows(image_file, [(splits[k].rows, n_variants[k]) for k in n_variants])
-        sources = {k: InMemoryImages(splits[k], a) for k, a in zip(n_variants, arrays, strict=True)}
-    else:
-        sources = {k: StreamedImages(image_file, splits[k], workers) for k in n_variants}
-    return {
-        k: SplitData(splits[k], sources[k], block_rows, window_rows, n_variants[k])
-        for k in n_variants
-    }

@@ -32,43 +32,19 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import __version__
-from ..io import atomic_path, config_hash, derive_seed, write_table
+from ..io import derive_seed, write_table
 from ..models import build_model, count_parameters
 from ..spacegroups import resolve_classes
 from .bundle import save_bundle
-from .data import (
-    SplitData,
-    compose_inputs,
-    load_splits,
-    memory_budget,
-    open_image_file,
-    read_split_rows,
-)
+from .checkpoint import CHECKPOINT, compute_run_hash, load_checkpoint, save_checkpoint
+from .data import compose_inputs, memory_budget, open_image_file, read_split_rows
+from .device import loader_workers, select_device
+from .loading import SplitData, load_splits
+from .schedule import improved, lr_factor
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT = "checkpoint.pt"
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
-# Keys of cfg["train"] that do not change the result, so a checkpoint survives their change.
-_RUNTIME_KEYS = ("models", "device", "workers", "cache_gb")
-
-
-def select_device(pref: str) -> torch.device:
-    """``auto``: CUDA when available, else CPU; ``cuda`` fails clearly without a GPU."""
-    if pref == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device is cuda but no CUDA device is available")
-    if pref == "cuda" or (pref == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
-def loader_workers(requested: int) -> int:
-    """DataLoader workers: the configured number, capped at the cores this process may use."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(0, min(int(requested), cores))
 
 
 def read_class_weights(path: str | os.PathLike, classes: list[int]) -> np.ndarray:
@@ -76,42 +52,6 @@ def read_class_weights(path: str | os.PathLike, classes: list[int]) -> np.ndarra
     table = pd.read_csv(path)
     lookup = dict(zip(table["spacegroup"].astype(int), table["weight"].astype(float), strict=True))
     return np.array([lookup.get(sg, 1.0) for sg in classes], dtype=np.float64)
-
-
-def lr_factor(step: int, warmup: int, total: int) -> float:
-    """Linear warm-up over ``warmup`` steps, then cosine from 1 to 0.01 at ``total``."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def improved(score: list[float], best: list[float] | None, min_delta: float = 1e-4) -> bool:
-    """Whether ``score`` = [accuracy, loss] beats ``best``: higher accuracy, or the same
-    accuracy and a loss lower by more than ``min_delta`` (so noise-level changes do not
-    reset early stopping)."""
-    if best is None:
-        return True
-    acc, loss = score
-    best_acc, best_loss = best
-    if not math.isfinite(acc):  # no labels to score: every epoch counts
-        return True
-    return acc > best_acc or (acc == best_acc and loss < best_loss - min_delta)
-
-
-def _run_hash(cfg: dict[str, Any], model_name: str, data_hash: str | None, n_rows: int) -> str:
-    """Hash of everything that determines the trained weights (not device or worker count)."""
-    tcfg = {k: v for k, v in cfg["train"].items() if k not in _RUNTIME_KEYS}
-    return config_hash(
-        {
-            "train": tcfg,
-            "model": {"name": model_name, **cfg["train"]["models"][model_name]},
-            "classes": cfg["classes"],
-            "seed": cfg["seed"],
-            "imbalance": cfg["split"]["imbalance"],
-            "data": [data_hash, n_rows],
-        }
-    )
 
 
 def _finite(x: float | None) -> float | None:
@@ -242,25 +182,6 @@ class _Trainer:
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
 
 
-def _save_checkpoint(path: Path, ckpt: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(ckpt, tmp)
-
-
-def _load_checkpoint(path: Path, run_hash: str) -> dict[str, Any] | None:
-    if not path.exists():
-        return None
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a foreign or damaged file: start over rather than fail
-        logger.warning("ignoring unreadable checkpoint %s (%s)", path, e)
-        return None
-    if ckpt.get("run_hash") != run_hash:
-        logger.warning("checkpoint %s is from a different config or data; starting over", path)
-        return None
-    return ckpt
-
-
 def run_training(
     cfg: dict[str, Any],
     model_name: str,
@@ -299,7 +220,7 @@ def run_training(
     if not len(splits["train"]):
         raise ValueError(f"no training crystals: {split_path} has no train rows in the class set")
     workers = loader_workers(tcfg["workers"])
-    data = load_splits(image_file, splits, memory_budget(tcfg.get("cache_gb")), workers)
+    data = load_splits(image_file, splits, memory_budget(tcfg["cache_gb"]), workers)
     if not len(splits["val"]):
         logger.warning("no validation crystals: model selection and early stopping use train")
 
@@ -334,13 +255,13 @@ def run_training(
         total_steps=total,
         warmup_steps=max(1, min(steps_per_epoch, total // 10)),
     )
-    run_hash = _run_hash(cfg, model_name, image_file.attrs.get("config_hash"), image_file.shape[0])
+    run_hash = compute_run_hash(cfg, model_name, images_path, split_path, weights_path)
 
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"epoch": 0, "score": None, "val_acc": None, "val_loss": None}
     best_state: dict[str, torch.Tensor] | None = None
     bad_epochs, stopped, start = 0, False, 0
-    ckpt = _load_checkpoint(ckpt_path, run_hash)
+    ckpt = load_checkpoint(ckpt_path, run_hash)
     if ckpt is not None:
         trainer.load_state(ckpt)
         history, best, best_state = ckpt["history"], ckpt["best"], ckpt["best_state"]
@@ -403,7 +324,7 @@ def run_training(
             row["lr"],
             row["seconds"],
         )
-        _save_checkpoint(
+        save_checkpoint(
             ckpt_path,
             {
                 "format": 1,
@@ -432,8 +353,10 @@ def run_training(
         "classes": classes,
         "input_size": image_file.size,
         "input_mode": input_mode,
-        "patterns": cfg.get("patterns"),
-        "shaping": cfg.get("shaping"),
+        "patterns": cfg["patterns"],
+        "shaping": cfg["shaping"],
+        # spglib tolerance of the training labels: user files are labelled with it too.
+        "structures": {"symprec": float(cfg["structures"]["symprec"])},
         "config_hash": run_hash,
         "data_source": {
             "path": str(images_path),

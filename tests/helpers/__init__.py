@@ -1,0 +1,53 @@
+"""Helpers shared between test modules (plain functions and constants; fixtures live in
+conftest.py). The shaping oracle (reference_shaping) and the synthetic lattice patterns
+(patterns) are also the shaping benchmark's baseline and input."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+SAMPLES = SHARED / "testdata" / "authors-samples"
+TINY_CONFIG = ROOT / "tests" / "data" / "tiny_config.yaml"
+# The tools of the environment running the tests (snakemake, xtalsym), wherever it lives.
+VENV_BIN = Path(sys.executable).parent
+
+
+def on_ci() -> bool:
+    """CI sets CI=true: data it must have (../shared) is then required, not optional."""
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def effective_config(configfile: Path) -> dict:
+    """The config Snakemake sees: config.yaml with ``configfile`` merged over it."""
+    import yaml
+
+    from xtalsym.cli import _merge
+    from xtalsym.config import validate
+
+    base = yaml.safe_load((ROOT / "config.yaml").read_text())
+    return validate(_merge(base, yaml.safe_load(configfile.read_text())))
+
+
+def tool_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for running the project's tools in a subprocess."""
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    return env
+
+
+def recording(fn, calls: list, key=lambda *a: a, interrupt_on: int | None = None):
+    """``fn`` that appends ``key(*args)`` to ``calls`` for every call and, on call number
+    ``interrupt_on``, raises KeyboardInterrupt instead (a Ctrl-C in the middle of a stage)."""
+
+    def wrapper(*args, **kw):
+        calls.append(key(*args))
+        if len(calls) == interrupt_on:
+            raise KeyboardInterrupt("simulated interruption")
+        return fn(*args, **kw)
+
+    return wrapper
