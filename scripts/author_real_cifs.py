@@ -26,12 +26,8 @@ import spglib
 ROOT = Path(__file__).resolve().parents[1]
 
 W = "R. W. G. Wyckoff, Crystal Structures, 2nd ed. (Interscience, New York, 1963-1965)"
-KWEI = (
-    "G. H. Kwei, A. C. Lawson, S. J. L. Billinge, S.-W. Cheong, J. Phys. Chem. 97, 2368 (1993)"
-)
-BOLZAN = (
-    "A. A. Bolzan, C. Fong, B. J. Kennedy, C. J. Howard, Acta Cryst. B53, 373 (1997)"
-)
+KWEI = "G. H. Kwei, A. C. Lawson, S. J. L. Billinge, S.-W. Cheong, J. Phys. Chem. 97, 2368 (1993)"
+BOLZAN = "A. A. Bolzan, C. Fong, B. J. Kennedy, C. J. Howard, Acta Cryst. B53, 373 (1997)"
 BURDETT = (
     "J. K. Burdett, T. Hughbanks, G. J. Miller, J. W. Richardson, J. V. Smith, "
     "J. Am. Chem. Soc. 109, 3639 (1987)"
@@ -74,12 +70,20 @@ def add(stem, name, hall, cell, sites, ref, note="", centring=()):
     """One structure: ``sites`` = [(label, element, x, y, z), ...] (the asymmetric unit)."""
     E.append(
         dict(
-            stem=stem, name=name, hall=hall, cell=cell, sites=sites, ref=ref, note=note,
+            stem=stem,
+            name=name,
+            hall=hall,
+            cell=cell,
+            sites=sites,
+            ref=ref,
+            note=note,
             centring=centring,
         )
     )
 
 
+# The literature data, one add() per structure, kept compact (one structure per few lines).
+# fmt: off
 h, t, q = 0.5, 0.25, 0.75
 o8, t8 = 0.125, 0.375
 third, two3 = 1 / 3, 2 / 3
@@ -526,6 +530,7 @@ add("NaAlSi3O8_low_albite", "low albite", H(2), (8.142, 12.785, 7.159, 94.19, 11
     "G. E. Harlow, G. E. Brown, Am. Mineral. 65, 986 (1980)",
     "C-1 setting (the feldspar convention), written with its C-centring operations.",
     centring=((0.5, 0.5, 0.0),))
+# fmt: on
 
 
 # ------------------------------------------------------------------------------ writing
@@ -623,7 +628,7 @@ def neighbours(path: Path) -> str:
     out = []
     for el in sorted({str(x.specie) for x in s}):
         best = (9.9, "")
-        for i, site in enumerate(s):
+        for site in s:
             if str(site.specie) != el:
                 continue
             for n in s.get_neighbors(site, 3.2):

@@ -165,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", required=True, nargs="+", metavar="JSON")
     p.add_argument("--histories", required=True, nargs="+", metavar="CSV")
     p.add_argument("--robustness", metavar="CSV")
+    p.add_argument(
+        "--real-metrics",
+        nargs="+",
+        metavar="JSON",
+        help="real-structure check metrics, results/evaluate/<model>/real/metrics.json",
+    )
     p.add_argument("--structures-dir", required=True, metavar="DIR")
     p.add_argument("--split-dir", required=True, metavar="DIR")
     p.add_argument("--out", required=True, metavar="DIR")
@@ -276,6 +282,11 @@ def dispatch(args: argparse.Namespace) -> int:
             args.structures_dir,
             args.split_dir,
             args.out,
+            real_metrics_paths=(
+                {Path(p).parent.parent.name: p for p in args.real_metrics}
+                if args.real_metrics
+                else None
+            ),
         )
         print(f"report: {Path(args.out) / 'index.html'}")
     return 0

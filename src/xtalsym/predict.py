@@ -228,12 +228,19 @@ def format_predictions(results: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# Documentation beside the structures (data/real/README.md) is not a structure file.
+DOC_SUFFIXES = frozenset({".md", ".rst"})
+
+
 def structure_files(directory: Path) -> list[Path]:
-    """Every non-hidden file under ``directory``, sorted (pymatgen decides what it reads)."""
+    """Every non-hidden file under ``directory`` but documentation (``DOC_SUFFIXES``), sorted
+    (pymatgen decides what it reads)."""
     return sorted(
         p
         for p in directory.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+        if p.is_file()
+        and p.suffix.lower() not in DOC_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(directory).parts)
     )
 
 
@@ -331,6 +338,7 @@ def evaluate_structures(
     data = {
         "structures_dir": str(src),
         "files": len(files),
+        "in_classes": len(kept),  # readable, and labelled with one of the model's classes
         "evaluated": len(done),
         "skipped": len(skipped),
         "symprec": symprec,

@@ -137,7 +137,7 @@ def readme_text(cat: pd.DataFrame) -> str:
         "pipeline's `structures.symprec`) and equal the published space group for every file.",
         "",
         "The set is **for evaluation only**: the report evaluates every trained model on it "
-        "beside the synthetic test split (\"real-structure check\", `evaluate.real_structures`); "
+        'beside the synthetic test split ("real-structure check", `evaluate.real_structures`); '
         "it is never used for training or model selection. Structures whose group is outside "
         "a model's classes are counted and skipped by name, never forced into a class.",
         "",
@@ -160,15 +160,22 @@ def readme_text(cat: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m xtalsym.realset", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m xtalsym.realset", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--dir", default=str(DEFAULT_DIR), help="the set's directory")
     p.add_argument("--table", action="store_true", help="(re)write DIR/README.md")
-    p.add_argument("--check", action="store_true", help="with --table: only compare, exit 1 if stale")
+    p.add_argument(
+        "--check", action="store_true", help="with --table: only compare, exit 1 if stale"
+    )
     args = p.parse_args(argv)
     cat = catalogue(args.dir)
     bad = cat[cat["published"] != cat["spacegroup"]]
     for r in bad.itertuples():
-        print(f"{r.file}: spglib says {r.spacegroup}, the file declares {r.published}", file=sys.stderr)
+        print(
+            f"{r.file}: spglib says {r.spacegroup}, the file declares {r.published}",
+            file=sys.stderr,
+        )
     text = readme_text(cat)
     readme = Path(args.dir) / "README.md"
     if args.table and args.check:

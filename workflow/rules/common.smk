@@ -1,5 +1,6 @@
 import json
 import os
+from pathlib import Path
 
 from snakemake.utils import validate
 
@@ -62,3 +63,24 @@ def all_outputs():
     """The report, plus every image mode the config asks for (trained on or not)."""
     modes = config["shaping"]["modes"]
     return [f"{R}/report/index.html", *(f"{R}/shaping/{m}.h5" for m in modes)]
+
+
+def real_structure_files(wildcards=None):
+    """The real-structure check's files (as `xtalsym evaluate --structures` reads them)."""
+    d = Path(config["evaluate"]["real_structures"])
+    if not d.is_dir():
+        raise ValueError(f"evaluate.real_structures: {d} is not a directory")
+    return sorted(
+        str(p)
+        for p in d.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() not in {".md", ".rst"}
+        and not any(part.startswith(".") for part in p.relative_to(d).parts)
+    )
+
+
+def real_outputs():
+    """Each model's real-structure check metrics, or nothing when it is disabled."""
+    if config["evaluate"]["real_structures"] is None:
+        return []
+    return expand(f"{R}/evaluate/{{model}}/real/metrics.json", model=MODELS)

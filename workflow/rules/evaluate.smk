@@ -28,6 +28,37 @@ rule evaluate_model:
         " --images {input.images} --split {input.split} --out {params.outdir} > {log} 2>&1"
 
 
+rule evaluate_real:
+    input:
+        bundle=rules.train_model.output.weights,
+        structures=real_structure_files,
+    output:
+        metrics=f"{R}/evaluate/{{model}}/real/metrics.json",
+        predictions=f"{R}/evaluate/{{model}}/real/predictions.csv",
+        per_class=f"{R}/evaluate/{{model}}/real/per_class.csv",
+        outcomes=f"{R}/evaluate/{{model}}/real/outcomes.csv",
+        confusion_sg=f"{R}/evaluate/{{model}}/real/confusion_sg.png",
+        confusion_cs=f"{R}/evaluate/{{model}}/real/confusion_cs.png",
+    log:
+        f"{R}/logs/evaluate_real_{{model}}.log",
+    benchmark:
+        f"{R}/benchmarks/evaluate_real_{{model}}.tsv"
+    conda:
+        ENV_TRAIN
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        structures=config["evaluate"]["real_structures"],
+        symprec=config["structures"]["symprec"],
+        bundle=lambda w, input: parent(input.bundle),
+        outdir=lambda w, output: parent(output.metrics),
+    shell:
+        "xtalsym evaluate --structures {params.structures:q} --model {params.bundle}"
+        " --symprec {params.symprec} --out {params.outdir} > {log} 2>&1"
+
+
 rule evaluate_robustness:
     input:
         bundles=expand(f"{R}/models/{{model}}/model.pt", model=MODELS),
@@ -61,6 +92,7 @@ rule build_report:
         metrics=expand(f"{R}/evaluate/{{model}}/metrics.json", model=MODELS),
         histories=expand(f"{R}/models/{{model}}/history.csv", model=MODELS),
         robustness=robustness_outputs(),
+        real=real_outputs(),
         structures=rules.generate_structures.output.counts,
         split=rules.split_dataset.output.counts,
     output:
@@ -82,11 +114,14 @@ rule build_report:
         robustness=lambda w, input: (
             f"--robustness {input.robustness[0]}" if input.robustness else ""
         ),
+        real=lambda w, input: (
+            f"--real-metrics {' '.join(input.real)}" if input.real else ""
+        ),
         structures_dir=lambda w, input: parent(input.structures),
         split_dir=lambda w, input: parent(input.split),
         outdir=lambda w, output: parent(output.index),
     shell:
         "xtalsym report --params {params.cfg:q} --metrics {input.metrics}"
-        " --histories {input.histories} {params.robustness}"
+        " --histories {input.histories} {params.robustness} {params.real}"
         " --structures-dir {params.structures_dir} --split-dir {params.split_dir}"
         " --out {params.outdir} > {log} 2>&1"

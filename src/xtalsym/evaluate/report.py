@@ -27,6 +27,7 @@ from ..io import atomic_path, config_hash, write_json, write_text
 from ..spacegroups import CRYSTAL_SYSTEMS, crystal_system
 from . import figures
 from .document import Section, render_html, render_markdown
+from .real import load_real, real_check_section, with_real
 from .tables import (
     PAPER,
     PUBLISHED_MSDN_TOP1,
@@ -166,19 +167,23 @@ def build_report(
     structures_dir: str | os.PathLike,
     split_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
+    real_metrics_paths: Mapping[str, str | os.PathLike] | None = None,
 ) -> None:
     """Write ``index.html``, ``index.md``, ``metrics.json``, ``config.yaml`` and the figures.
 
     ``metrics_paths``/``history_paths``: model name -> ``metrics.json`` (its confusion figures
     and ``per_class.csv`` beside it) / ``history.csv``; ``robustness_csv``: robustness.csv
-    (robustness.png beside it) or None.
+    (robustness.png beside it) or None; ``real_metrics_paths``: model name -> the
+    ``metrics.json`` of its real-structure check (``predictions.csv`` beside it), or None when
+    the check is disabled.
     """
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     metrics = {n: json.loads(Path(p).read_text()) for n, p in metrics_paths.items()}
     if not metrics:
         raise ValueError("build_report: no metrics given")
-    write_json(out / "metrics.json", metrics)
+    real = load_real(real_metrics_paths)
+    write_json(out / "metrics.json", with_real(metrics, real))
     msdn, base = pick_msdn_and_baseline(metrics)
     sections: list[Section] = []
 
@@ -211,6 +216,7 @@ def build_report(
         )
     )
     sections.append(comp)
+    sections.append(real_check_section(real, real_metrics_paths))
 
     conf = Section("Confusion between close crystal systems (the paper's qualitative finding)")
     conf.blocks += [
