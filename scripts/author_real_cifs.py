@@ -240,7 +240,8 @@ add("Ni4Mo_D1a", "Ni4Mo (D1a)", H(87), tet(5.720, 3.564),
     "D. Harker, J. Chem. Phys. 12, 315 (1944)")
 add("BaTiO3_tetragonal", "barium titanate (tetragonal)", H(99), tet(3.9909, 4.0352),
     [("Ba", "Ba", 0, 0, 0), ("Ti", "Ti", h, h, 0.5150), ("O1", "O", h, h, -0.0250),
-     ("O2", "O", h, 0, 0.4850)], KWEI, "Room-temperature phase; coordinates rounded.")
+     ("O2", "O", h, 0, 0.4850)], KWEI,
+    "Room-temperature phase; ferroelectric displacements approximate (about 0.005).")
 add("SiO2_alpha_cristobalite", "alpha-cristobalite", H(92), tet(4.9709, 6.9278),
     [("Si", "Si", 0.3003, 0.3003, 0), ("O", "O", 0.2392, 0.1044, 0.1787)],
     "J. J. Pluth, J. V. Smith, J. Faber, J. Appl. Phys. 57, 1045 (1985)")
@@ -338,7 +339,9 @@ add("LiNbO3", "lithium niobate", H(161, "H"), hexa(5.1483, 13.8631),
 add("BaTiO3_rhombohedral", "barium titanate (rhombohedral)", H(160, "R"),
     (4.0036, 4.0036, 4.0036, 89.839, 89.839, 89.839),
     [("Ba", "Ba", 0, 0, 0), ("Ti", "Ti", 0.487, 0.487, 0.487), ("O", "O", 0.511, 0.511, 0.018)],
-    KWEI, "Rhombohedral axes; low-temperature phase; coordinates rounded.")
+    KWEI,
+    "Rhombohedral axes, low-temperature phase; ferroelectric displacements approximate "
+    "(about 0.005).")
 add("SiO2_alpha_quartz", "alpha-quartz", H(154), hexa(4.9134, 5.4052),
     [("Si", "Si", 0.4697, 0, two3), ("O", "O", 0.4135, 0.2669, 0.1191 + two3)],
     "Y. Le Page, G. Donnay, Acta Cryst. B32, 2456 (1976)",
@@ -460,7 +463,8 @@ add("NaNO2", "sodium nitrite (ferroelectric)", H(44, "bca"), orth(3.569, 5.563, 
 add("BaTiO3_orthorhombic", "barium titanate (orthorhombic)", H(38),
     orth(3.9841, 5.6741, 5.6916),
     [("Ba", "Ba", 0, 0, 0), ("Ti", "Ti", h, 0, 0.5100), ("O1", "O", 0, 0, 0.4890),
-     ("O2", "O", h, 0.2567, 0.2329)], KWEI, "Coordinates rounded.")
+     ("O2", "O", h, 0.2567, 0.2329)], KWEI,
+    "Ferroelectric displacements approximate (to about 0.005 in fractional units).")
 
 # --------------------------------------------------------------------------- monoclinic
 add("ZrO2_baddeleyite", "baddeleyite", H(14, "b1"), mono(5.1505, 5.2116, 5.3173, 99.230),

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 SNAKEMAKE = str(ROOT / ".venv" / "bin" / "snakemake")
 DATA_RULES = {"generate_structures", "simulate_patterns", "shape_patterns", "split_dataset"}
-EVAL_RULES = {"evaluate_model", "evaluate_robustness", "build_report"}
+EVAL_RULES = {"evaluate_model", "evaluate_real", "evaluate_robustness", "build_report"}
 
 
 def snakemake(results: Path, tmp: Path, *extra: str, configfile: Path = TINY_CONFIG):
@@ -122,6 +122,18 @@ def test_every_artifact_exists_with_documented_shape(run):
     assert set(report) >= set(cfg["train"]["models"])
     html = (r / "report/index.html").read_text()
     assert "msdn" in html and "80.2" in html
+
+    # The real-structure check: every model on data/real, in the report beside the test split.
+    n_files = len(list((ROOT / cfg["evaluate"]["real_structures"]).glob("*.cif")))
+    for model in cfg["train"]["models"]:
+        real = json.loads((r / "evaluate" / model / "real/metrics.json").read_text())
+        assert real["data"]["files"] == n_files and 0 < real["n"] <= real["data"]["in_classes"]
+        assert set(pd.read_csv(r / "evaluate" / model / "real/predictions.csv")["true"]) <= set(
+            classes
+        )
+        check = report[model]["real_structure_check"]
+        assert check["sg_top1"] == real["sg_top1"] and check["files"] == n_files
+    assert "Real-structure check" in html and f"/ {n_files}</td>" in html
     for p in re.findall(r'src="([^"]+)"', html):
         assert (r / "report" / p).exists(), p
 

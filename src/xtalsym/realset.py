@@ -133,7 +133,10 @@ def readme_text(cat: pd.DataFrame) -> str:
         "bond lengths its reference reports (`python scripts/author_real_cifs.py --check`), so "
         "a mistyped coordinate shows up as a wrong bond; where recalled coordinates had the "
         "wrong sign or origin, the choice that gives the published bond lengths was kept (noted "
-        "in the file's `_publ_section_comment`). Labels are spglib's at symprec 0.01 Å (the "
+        "in the file's `_publ_section_comment`). Space groups and structure types are the "
+        "published ones; a few fine coordinates are approximate (the ferroelectric "
+        "displacements of the BaTiO3 phases, to about 0.005 in fractional units, as those "
+        "files say). Labels are spglib's at symprec 0.01 Å (the "
         "pipeline's `structures.symprec`) and equal the published space group for every file.",
         "",
         "The set is **for evaluation only**: the report evaluates every trained model on it "
