@@ -80,14 +80,14 @@ def test_predict_a_cif(bundles, nacl):
     for r in res:
         assert r["spacegroup"] in CLASSES and r["crystal_system"] == crystal_system(r["spacegroup"])
     # The answer is the network's own on the training-route images of this crystal (the
-    # standard cell simulated with the card's settings and the file's seed, then shaped),
+    # standard cell simulated clean with the card's settings, then shaped),
     # computed here without predict: a wrong cell, seed, setting or class order fails.
     from xtalsym.evaluate.inputs import ImageSpec, network_images
     from xtalsym.train import load_bundle, predict_proba
 
     model, card = load_bundle(bundles["msdn"])
     s = toy_structures()["sg225-0"][1]
-    pats = simulate_patterns(standardise(s, 0.01), patterns_params(), simulation_seed("nacl.cif"))
+    pats = simulate_patterns(standardise(s, 0.01), patterns_params(), None)
     proba = predict_proba(model, card, network_images(pats[None], ImageSpec.from_card(card)))[0]
     best = sorted(range(len(CLASSES)), key=lambda i: -proba[i])[:5]
     assert [r["spacegroup"] for r in res] == [card["classes"][i] for i in best]

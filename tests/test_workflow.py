@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 SNAKEMAKE = str(VENV_BIN / "snakemake")
 DATA_RULES = {"generate_structures", "simulate_patterns", "shape_patterns", "split_dataset"}
-EVAL_RULES = {"evaluate_model", "evaluate_robustness", "build_report"}
+EVAL_RULES = {"evaluate_model", "evaluate_real", "evaluate_robustness", "build_report"}
 
 
 def snakemake(results: Path, tmp: Path, *extra: str, configfile: Path = TINY_CONFIG):
@@ -132,6 +132,18 @@ def test_every_artifact_exists_with_documented_shape(run):
         assert f"figures/{fig}.png" in shown, fig
     for p in shown:
         assert (r / "report" / p).stat().st_size > 1000, p
+
+    # The real-structure check: every model on data/real, in the report beside the test split.
+    n_files = len(list((ROOT / cfg["evaluate"]["real_structures"]).glob("*.cif")))
+    for model in cfg["train"]["models"]:
+        real = json.loads((r / "evaluate" / model / "real/metrics.json").read_text())
+        assert real["data"]["files"] == n_files and 0 < real["n"] <= real["data"]["in_classes"]
+        assert set(pd.read_csv(r / "evaluate" / model / "real/predictions.csv")["true"]) <= set(
+            classes
+        )
+        check = report[model]["real_structure_check"]
+        assert check["sg_top1"] == real["sg_top1"] and check["files"] == n_files
+    assert "Real-structure check" in html and f"/ {n_files}</td>" in html
 
     # One log and one benchmark record per rule.
     logs = {p.stem for p in (r / "logs").glob("*.log")}

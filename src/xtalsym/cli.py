@@ -354,6 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--robustness", metavar="CSV", help="robustness.csv, if the sweep ran")
     p.add_argument(
+        "--real-metrics", nargs="+", metavar="JSON",
+        help="real-structure check metrics, results/evaluate/<model>/real/metrics.json",
+    )  # fmt: skip
+    p.add_argument(
         "--structures-dir", required=True, metavar="DIR",
         help="the structures stage's output directory (provenance)",
     )  # fmt: skip
@@ -541,6 +545,11 @@ def dispatch(args: argparse.Namespace) -> int:
             args.split_dir,
             args.out,
             example_figures=args.figures,
+            real_metrics_paths=(
+                {Path(p).parent.parent.name: p for p in args.real_metrics}
+                if args.real_metrics
+                else None
+            ),
         )
         print(f"report: {Path(args.out) / 'index.html'}")
     return 0

@@ -434,6 +434,10 @@ def format_predictions(results: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# Documentation beside the structures (data/real/README.md) is not a structure file.
+DOC_SUFFIXES = frozenset({".md", ".rst"})
+
+
 def verdict(rec: dict[str, Any]) -> str:
     """One line on whether the answer can be right: the spglib group, in the class set or not,
     its rank and probability."""
@@ -505,11 +509,14 @@ def format_table(records: Sequence[dict[str, Any]]) -> str:
 
 
 def structure_files(directory: Path) -> list[Path]:
-    """Every non-hidden file under ``directory``, sorted (pymatgen decides what it reads)."""
+    """Every non-hidden file under ``directory`` but documentation (``DOC_SUFFIXES``), sorted
+    (pymatgen decides what it reads)."""
     return sorted(
         p
         for p in directory.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+        if p.is_file()
+        and p.suffix.lower() not in DOC_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(directory).parts)
     )
 
 
@@ -616,6 +623,7 @@ def evaluate_structures(
     data = {
         "structures_dir": str(src),
         "files": len(files),
+        "in_classes": len(kept),  # readable, and labelled with one of the model's classes
         "evaluated": len(done),
         "skipped": len(skipped),
         "outcomes": str(out.parent / f"{prefix}outcomes.csv"),

@@ -2,6 +2,7 @@ import json
 import os
 import shlex
 import sys
+from pathlib import Path
 
 from snakemake.utils import validate
 
@@ -105,3 +106,24 @@ def all_outputs():
     """The report, plus every image mode the config asks for (trained on or not)."""
     modes = config["shaping"]["modes"]
     return [P("report"), *(P("images").format(mode=m) for m in modes)]
+
+
+def real_structure_files(wildcards=None):
+    """The real-structure check's files (as `xtalsym evaluate --structures` reads them)."""
+    d = Path(config["evaluate"]["real_structures"])
+    if not d.is_dir():
+        raise ValueError(f"evaluate.real_structures: {d} is not a directory")
+    return sorted(
+        str(p)
+        for p in d.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() not in {".md", ".rst"}
+        and not any(part.startswith(".") for part in p.relative_to(d).parts)
+    )
+
+
+def real_outputs():
+    """Each model's real-structure check metrics, or nothing when it is disabled."""
+    if config["evaluate"]["real_structures"] is None:
+        return []
+    return expand(f"{R}/evaluate/{{model}}/real/metrics.json", model=MODELS)

@@ -42,6 +42,37 @@ rule evaluate_model:
         " --out {params.outdir} > {log} 2>&1"
 
 
+rule evaluate_real:
+    input:
+        bundle=rules.train_model.output.weights,
+        structures=real_structure_files,
+    output:
+        metrics=f"{R}/evaluate/{{model}}/real/metrics.json",
+        predictions=f"{R}/evaluate/{{model}}/real/predictions.csv",
+        per_class=f"{R}/evaluate/{{model}}/real/per_class.csv",
+        outcomes=f"{R}/evaluate/{{model}}/real/outcomes.csv",
+        confusion_sg=f"{R}/evaluate/{{model}}/real/confusion_sg.png",
+        confusion_cs=f"{R}/evaluate/{{model}}/real/confusion_cs.png",
+    log:
+        f"{R}/logs/evaluate_real_{{model}}.log",
+    benchmark:
+        f"{R}/benchmarks/evaluate_real_{{model}}.tsv"
+    conda:
+        ENV_TRAIN
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        structures=config["evaluate"]["real_structures"],
+        symprec=config["structures"]["symprec"],
+        bundle=lambda w, input: parent(input.bundle),
+        outdir=lambda w, output: parent(output.metrics),
+    shell:
+        "xtalsym evaluate --structures {params.structures:q} --model {params.bundle}"
+        " --symprec {params.symprec} --out {params.outdir} > {log} 2>&1"
+
+
 rule evaluate_robustness:
     input:
         bundles=expand(P("weights"), model=MODELS),
@@ -86,6 +117,7 @@ rule build_report:
         histories=expand(P("history"), model=MODELS),
         robustness=robustness_outputs(),
         outcomes=rules.generate_structures.output.outcomes,
+        real=real_outputs(),
         structures=rules.generate_structures.output.counts,
         structures_figure=rules.generate_structures.output.figure,
         split=rules.split_dataset.output.counts,
@@ -118,11 +150,14 @@ rule build_report:
         robustness=lambda w, input: (
             f"--robustness {input.robustness[0]}" if input.robustness else ""
         ),
+        real=lambda w, input: (
+            f"--real-metrics {' '.join(input.real)}" if input.real else ""
+        ),
         structures_dir=lambda w, input: parent(input.structures),
         split_dir=lambda w, input: parent(input.split),
         outdir=lambda w, output: parent(output.index),
     shell:
         "xtalsym report --params {params.cfg:q} --metrics {input.metrics}"
-        " --histories {input.histories} {params.robustness}"
+        " --histories {input.histories} {params.robustness} {params.real}"
         " --structures-dir {params.structures_dir} --split-dir {params.split_dir}"
         " --figures {input.figures} --out {params.outdir} > {log} 2>&1"

@@ -27,6 +27,7 @@ from ..io import atomic_path, config_hash, write_json, write_text
 from ..spacegroups import CRYSTAL_SYSTEMS, crystal_system
 from . import figures
 from .document import Section, render_html, render_markdown
+from .real import load_real, real_check_section, with_real
 from .stats import with_interval
 from .tables import (
     INTERVAL_NOTE,
@@ -304,6 +305,7 @@ def build_report(
     split_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     example_figures: Sequence[str | os.PathLike] = (),
+    real_metrics_paths: Mapping[str, str | os.PathLike] | None = None,
 ) -> None:
     """Write ``index.html``, ``index.md``, ``metrics.json``, ``config.yaml`` and the figures.
 
@@ -311,13 +313,17 @@ def build_report(
     and ``per_class.csv`` beside it) / ``history.csv``; ``robustness_csv``: robustness.csv
     (robustness.png beside it) or None; ``example_figures``: the stages' example figures (patterns
     and shaping). File names inside the stage directories: :mod:`xtalsym.paths`.
+    ``real_metrics_paths``: model name -> the
+    ``metrics.json`` of its real-structure check (``predictions.csv`` beside it), or None when
+    the check is disabled.
     """
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     metrics = {n: json.loads(Path(p).read_text()) for n, p in metrics_paths.items()}
     if not metrics:
         raise ValueError("build_report: no metrics given")
-    write_json(out / "metrics.json", metrics)
+    real = load_real(real_metrics_paths)
+    write_json(out / "metrics.json", with_real(metrics, real))
     msdn, base = pick_msdn_and_baseline(metrics)
     sections: list[Section] = []
 
@@ -354,6 +360,7 @@ def build_report(
         )
     )
     sections.append(comp)
+    sections.append(real_check_section(real, real_metrics_paths))
 
     conf = Section("Confusion between close crystal systems (the paper's qualitative finding)")
     conf.blocks += [
