@@ -21,6 +21,7 @@ from xtalsym.evaluate.hierarchy import (
     diffraction_symbol,
     hierarchy_accuracy,
     hierarchy_probabilities,
+    hierarchy_summary,
     laue_class,
     level_map,
     oracle_accuracy,
@@ -273,3 +274,19 @@ def test_inference_logits_add_the_prior_then_divide_by_the_temperature():
     p = predict_proba(model, c, images)
     assert p == pytest.approx(softmax(inference_logits(predict_logits(model, c, images), c)))
     assert p.sum(axis=1) == pytest.approx(1.0)
+
+
+def test_hierarchy_summary_of_one_prediction():
+    p = np.array([0.05, 0.1, 0.25, 0.3, 0.3, 0.0])
+    s = {r["level"]: (r["value"], r["probability"]) for r in hierarchy_summary(p, CLASSES)}
+    assert s["crystal_system"] == ("cubic", pytest.approx(0.6))
+    assert s["diffraction_symbol"] == ("m-3m (209/216/225)", pytest.approx(0.6))
+    assert s["space_group"] == ("216", pytest.approx(0.3))  # tie 216/225: the first
+    assert list(s) == [
+        "crystal_system",
+        "bravais_lattice",
+        "laue_class",
+        "point_group",
+        "diffraction_symbol",
+        "space_group",
+    ]

@@ -9,6 +9,10 @@ rule evaluate_model:
         per_class=f"{R}/evaluate/{{model}}/per_class.csv",
         confusion_sg=f"{R}/evaluate/{{model}}/confusion_sg.png",
         confusion_cs=f"{R}/evaluate/{{model}}/confusion_cs.png",
+        reliability=f"{R}/evaluate/{{model}}/reliability.png",
+        risk_coverage=f"{R}/evaluate/{{model}}/risk_coverage.png",
+        views=f"{R}/evaluate/{{model}}/views.csv",
+        calibration=f"{R}/evaluate/{{model}}/calibration.json",
     log:
         f"{R}/logs/evaluate_model_{{model}}.log",
     benchmark:

@@ -257,6 +257,17 @@ def oracle_accuracy(
     return {"accuracy": acc, "n_symbols": len(names), "n_classes": len(classes)}
 
 
+def hierarchy_summary(proba: np.ndarray, classes: Sequence[int]) -> list[dict[str, object]]:
+    """For one prediction (K,): per level, coarse to fine, the most probable ``value`` and its
+    ``probability`` (the marginal), as ``xtalsym predict`` reports them."""
+    p = np.asarray(proba, dtype=np.float64).reshape(1, -1)
+    out: list[dict[str, object]] = []
+    for level, (names, q) in hierarchy_probabilities(p, classes).items():
+        i = int(np.argmax(q[0]))
+        out.append({"level": level, "value": names[i], "probability": float(q[0, i])})
+    return out
+
+
 __all__ = [
     "LEVELS",
     "absent_reflections",
@@ -264,6 +275,7 @@ __all__ = [
     "diffraction_symbol",
     "hierarchy_accuracy",
     "hierarchy_probabilities",
+    "hierarchy_summary",
     "laue_class",
     "level_map",
     "oracle_accuracy",
