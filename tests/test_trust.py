@@ -226,6 +226,11 @@ def test_trust_metrics_blocks():
     assert m["physical_limit"]["gap_model"] == pytest.approx(m["physical_limit"]["accuracy"] - top1)
     assert m["physical_limit"]["prior"] == "unknown (uniform)"
     assert m["abstention"]["acc_at_50"] >= 0.0 and len(m["abstention"]["curve"]["coverage"]) == 40
+    # without the uncalibrated probabilities, the card's temperature recovers them
+    again = trust_metrics(y, softmax(z, 1.7), card)
+    assert again["calibration"]["ece_uncalibrated"] == pytest.approx(
+        m["calibration"]["ece_uncalibrated"]
+    )
 
 
 # --------------------------------------------------------------- bundle and the views

@@ -36,7 +36,7 @@ LEVELS: tuple[str, ...] = (
     "space_group",
 )
 #: Largest |h|, |k|, |l| of the grid on which absences are compared (6_1 needs l up to 6).
-HKL_MAX = 8
+HKL_MAX = 6
 
 LAUE_OF_POINT_GROUP: dict[str, str] = {
     **dict.fromkeys(("1", "-1"), "-1"),
@@ -131,12 +131,14 @@ def absent_reflections(number: int, hkl: np.ndarray | None = None) -> np.ndarray
     position, standard setting). ``hkl`` defaults to :func:`hkl_grid`."""
     hkl = hkl_grid() if hkl is None else np.asarray(hkl, dtype=np.int64).reshape(-1, 3)
     rot, trans = symmetry_operations(number)
-    # h R for every operation: (n, M, 3); fixed where it equals h
-    hr = np.einsum("mi,nij->nmj", hkl, rot)
-    fixed = np.all(hr == hkl[None], axis=2)
-    phase = hkl @ trans.T  # (M, n)
+    h = hkl.astype(np.float64)
+    # h R per distinct rotation (centring repeats each one), exact small integers in float
+    urot, inv = np.unique(rot.reshape(len(rot), 9), axis=0, return_inverse=True)
+    hr = h[None] @ urot.reshape(-1, 3, 3).astype(np.float64)
+    fixed = np.all(np.abs(hr - h[None]) < 0.5, axis=2)[inv.ravel()]  # (n, M)
+    phase = trans @ h.T  # (n, M)
     off = np.abs(phase - np.round(phase)) > 1e-6
-    return np.any(fixed & off.T, axis=0)
+    return np.any(fixed & off, axis=0)
 
 
 def _laue_rotations(number: int) -> bytes:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .calibration import calibration_summary, log_probabilities
+from .calibration import calibration_summary, log_probabilities, softmax
 from .coverage import coverage_summary
 from .hierarchy import hierarchy_accuracy, oracle_accuracy
 from .metrics import balanced_accuracy, confusion_matrix
@@ -70,12 +70,17 @@ def trust_metrics(
 ) -> dict[str, Any]:
     """The five blocks of the module docstring for one prediction set (JSON-ready).
 
-    ``proba`` (N, K): the model's calibrated probabilities in ``card["classes"]`` order.
+    ``proba`` (N, K): the model's calibrated probabilities in ``card["classes"]`` order;
+    without ``proba_uncalibrated`` the uncalibrated ones are recovered from the card's
+    temperature.
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     proba = np.asarray(proba, dtype=np.float64)
     classes = [int(c) for c in card["classes"]]
     cal = card.get("calibration") or {}
+    if proba_uncalibrated is None and cal.get("temperature"):
+        # log p = z / T - const per row, so T log p recovers the logits up to that constant
+        proba_uncalibrated = softmax(float(cal["temperature"]) * log_probabilities(proba))
     counts, counts_source = class_counts(card, train_counts)
     hierarchy = hierarchy_accuracy(y_true, proba, classes)
     limit = oracle_accuracy(y_true, classes, counts)
