@@ -111,7 +111,7 @@ def plot_risk_coverage(
     ax.set_xlabel("coverage (fraction of crystals kept, most confident first)")
     ax.set_ylabel("space-group accuracy of those kept")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="best")
     ax.set_title((title + "\n" if title else "") + "Risk-coverage", fontsize=10)
     save_figure(fig, path)
 
