@@ -67,6 +67,7 @@ class Settings:
     symprec: float
     max_sites: int
     volume_factor: float
+    setting: str = "ita"
     timeout_s: float = ATTEMPT_TIMEOUT_S
 
 
@@ -191,7 +192,7 @@ def run_item(sg: int, index: int, n_attempts: int, st: Settings) -> list[dict[st
                 s = generate_structure(sg, rng, st, general)
                 rec["row"] = structure_row(
                     s, item_name(sg, index, a), SOURCE, st.symprec,
-                    max_sites=st.max_sites, classes=st.classes,
+                    max_sites=st.max_sites, classes=st.classes, setting=st.setting,
                 )  # fmt: skip
         except Skip as e:
             rec["reason"], rec["detail"] = e.reason, e.detail
@@ -415,6 +416,7 @@ def generate(
         symprec=float(sconf["symprec"]),
         max_sites=int(sconf["max_sites"]),
         volume_factor=float(syn["volume_factor"]),
+        setting=str(sconf["setting"]),
     )
     dedup = dedup if dedup is not None else Deduplicator(enabled=sconf["dedup"])
     targets = class_targets(list(classes), int(syn["per_class"]), syn["prior"])
