@@ -433,3 +433,44 @@ def test_robustness_figure_marks_training_noise_and_zooms_to_the_data(monkeypatc
         vertical = [ln for ln in ax.lines if len(set(ln.get_xdata())) == 1]
         assert any(ln.get_xdata()[0] == level for ln in vertical)
     plt.close(fig)
+
+
+def test_evaluation_trust_outputs(art, evaluated):
+    """Calibration, abstention, hierarchy, physical limit, prior and views of the test split."""
+    r = art["root"]
+    for name in ("msdn", "vgg"):
+        m = evaluated[name]
+        d = r / "evaluate" / name
+        cal = json.loads((d / "calibration.json").read_text())
+        # the toy split has no validation crystals: nothing to fit, T = 1
+        assert cal["temperature"] == 1.0 and cal["fitted_on"] is None
+        assert m["calibration"]["ece"] == pytest.approx(m["calibration"]["ece_uncalibrated"])
+        assert m["hierarchy"]["space_group"]["accuracy"] == pytest.approx(m["sg_top1"])
+        assert m["hierarchy"]["crystal_system"]["n_values"] == 6
+        # one training crystal per class, every class its own symbol: the oracle is exact
+        limit = m["physical_limit"]
+        assert limit["accuracy"] == 1.0 and limit["n_symbols"] == 7
+        assert limit["prior"] == "training split"
+        assert m["abstention"]["curve"]["coverage"][-1] == 1.0
+        assert m["abstention"]["curve"]["accuracy"][-1] == pytest.approx(m["sg_top1"])
+        views = pd.read_csv(d / "views.csv")
+        assert views["beams"].tolist() == ["x", "y", "z", "x+y", "x+z", "y+z", "x+y+z"]
+        assert views["sg_top1"].iloc[-1] == pytest.approx(m["sg_top1"])
+        assert (views["n"] == 7).all()
+        for fig in ("reliability.png", "risk_coverage.png"):
+            assert (d / fig).stat().st_size > 10_000
+    report = r / "report/index.html"
+    if not report.exists():
+        test_report_holds_every_table_and_figure(art, evaluated)
+    html = report.read_text()
+    for text in (
+        "Calibration (temperature scaling)",
+        "Abstention (risk-coverage)",
+        "physical limit (symbol oracle)",
+        "Views (single beams, pairs, all three)",
+        "Class prior (logit adjustment)",
+    ):
+        assert text in html, text
+    for fig in ("reliability", "risk_coverage", "hierarchy", "views"):
+        assert f'<img src="figures/{fig}.png"' in html
+        assert (r / f"report/figures/{fig}.png").stat().st_size > 10_000

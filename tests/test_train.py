@@ -143,7 +143,11 @@ def test_streamed_equals_in_memory(tmp_path):
 
 @pytest.mark.parametrize(
     ("arch", "mode", "imbalance"),
-    [("msdn", "shaped", "class_weights"), ("vgg", "unshaped", "sampler")],
+    [
+        ("msdn", "shaped", "class_weights"),
+        ("vgg", "unshaped", "sampler"),
+        ("msdn", "shaped", "logit_adjust"),
+    ],
 )
 def test_training_learns_separable_toy_set(tmp_path, arch, mode, imbalance):
     h5_path, split_path, weights_path = write_toy(tmp_path, mode=mode)
@@ -171,6 +175,18 @@ def test_training_learns_separable_toy_set(tmp_path, arch, mode, imbalance):
     best = hist[hist["val_acc"] == hist["val_acc"].max()]
     assert card["best_epoch"] in set(best["epoch"])
     assert card["val_loss"] <= best["val_loss"].min() + 1e-4
+    # Calibration on val, the training class counts, and the prior only for logit_adjust.
+    splits = read_split_rows(h5_path, split_path, CLASSES)
+    counts = np.bincount(splits["train"].labels, minlength=4)
+    assert card["train_class_counts"] == counts.tolist()
+    cal = card["calibration"]
+    assert cal["fitted_on"] == "val" and cal["n"] == len(splits["val"]) and cal["temperature"] > 0
+    assert cal["val_nll_after"] <= cal["val_nll_before"] + 1e-9
+    if imbalance == "logit_adjust":
+        prior = (counts + 1) / (counts.sum() + 4)
+        assert card["logit_adjustment"] == pytest.approx(np.log(prior).tolist())
+    else:
+        assert "logit_adjustment" not in card
     # The bundle reloads and predicts: probabilities over the class order, right on val.
     model, card2 = load_bundle(out)
     assert not model.training and card2 == card

@@ -20,6 +20,10 @@ rule evaluate_model:
             category="Evaluation",
             subcategory="{model}",
         ),
+        reliability=f"{R}/evaluate/{{model}}/reliability.png",
+        risk_coverage=f"{R}/evaluate/{{model}}/risk_coverage.png",
+        views=f"{R}/evaluate/{{model}}/views.csv",
+        calibration=f"{R}/evaluate/{{model}}/calibration.json",
     log:
         f"{R}/logs/evaluate_model_{{model}}.log",
     benchmark:

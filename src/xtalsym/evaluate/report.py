@@ -40,6 +40,7 @@ from .tables import (
     pick_msdn_and_baseline,
     training_table,
 )
+from .trust_report import trust_sections
 
 logger = logging.getLogger(__name__)
 
@@ -377,6 +378,7 @@ def build_report(
         ("table", per_system_table_ci(metrics)),
     ]
     sections.append(conf)
+    sections += trust_sections(metrics, out)
 
     hist = {n: pd.read_csv(p) for n, p in history_paths.items() if Path(p).is_file()}
     train = Section("Training")

@@ -5,7 +5,11 @@ Outputs (docs/artifacts.md, evaluate row) in ``out_dir``: ``metrics.json`` (see
 was measured on), ``predictions.csv`` (``id``, ``true``, ``pred``, ``p_pred``, ``p_true``,
 ``top5``: the five best space groups, best first, space-separated), ``per_class.csv``
 (``spacegroup``, ``symbol``, ``crystal_system``, ``precision``, ``recall``, ``f1``,
-``support``, ``predicted``), ``confusion_sg.png`` and ``confusion_cs.png``.
+``support``, ``predicted``), ``confusion_sg.png`` and ``confusion_cs.png``; from
+:mod:`xtalsym.evaluate.trust` the calibration, abstention, hierarchy, physical-limit and
+prior blocks of ``metrics.json`` with ``reliability.png`` and ``risk_coverage.png``; for the
+test split also ``views.csv`` (accuracy from each subset of beams) and ``calibration.json``
+(the temperature used and where it was fitted).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from ..spacegroups import crystal_system
 from . import figures
 from .inputs import default_device, sg_symbol
 from .metrics import compute_metrics, confusion_matrix, per_class, top_k
+from .trust import trust_figures, trust_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +106,17 @@ def write_evaluation(
     prefix: str = "",
     metrics_path: str | os.PathLike | None = None,
     extra: dict[str, Any] | None = None,
+    proba_uncalibrated: np.ndarray | None = None,
+    train_counts: np.ndarray | None = None,
+    views: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Metrics, predictions, per-class table and both confusion figures of one prediction set.
+
+    Also the trust blocks (:func:`xtalsym.evaluate.trust.trust_metrics`): ``proba`` is read as
+    calibrated with the card's temperature, ``proba_uncalibrated`` (optional) gives the ECE
+    before calibration, ``train_counts`` (per class; default the card's
+    ``train_class_counts``) the physical limit's and the prior's class frequencies, ``views``
+    (rows of :func:`xtalsym.evaluate.views.views_table`) go to ``{prefix}views.csv``.
 
     ``y_true``: class indices into ``card["classes"]``; ``proba``: (N, K) in that order.
     Files go to ``out_dir`` as ``{prefix}predictions.csv`` etc.; the metrics JSON to
@@ -117,6 +131,14 @@ def write_evaluation(
     metrics["model"] = card_summary(card)
     metrics["data"] = dict(data or {})
     metrics["top_k"] = int(top_k_extra)
+    metrics.update(
+        trust_metrics(
+            y_true, proba, card, proba_uncalibrated=proba_uncalibrated, train_counts=train_counts
+        )
+    )
+    if views is not None:
+        metrics["views"] = views
+        write_table(out / f"{prefix}views.csv", pd.DataFrame(views))
     metrics.update(extra or {})
 
     best = top_k(proba, 5)
@@ -145,6 +167,7 @@ def write_evaluation(
     figures.plot_confusion_cs(
         np.asarray(metrics["cs_confusion"]), out / f"{prefix}confusion_cs.png", title
     )
+    trust_figures(metrics, out, prefix, title)
     write_json(metrics_path or out / "metrics.json", metrics)
     logger.info("%s", title)
     return metrics
@@ -162,8 +185,11 @@ def run_evaluation(
     Classes come from the model card; crystals of other space groups are dropped (warned).
     Writes the files of the module docstring into ``out_dir`` and returns the metrics.
     """
-    from ..train import load_bundle, predict_proba
+    from ..train import load_bundle
+    from ..train.bundle import inference_logits, predict_logits
     from ..train.data import read_split_rows
+    from .calibration import fit_temperature, nll, softmax
+    from .views import view_logits, views_table
 
     device = default_device()
     model, card = load_bundle(model_dir, device=device)
@@ -180,14 +206,35 @@ def run_evaluation(
             f"{images_path} holds {mode} images but model {card.get('name')!r} was trained on "
             f"{card['input_mode']} images"
         )
-    test = read_split_rows(images_path, split_path, classes)["test"]
+    splits = read_split_rows(images_path, split_path, classes)
+    test, val = splits["test"], splits["val"]
     if len(test) == 0:
         raise ValueError(f"{split_path}: no test crystals of the model's classes")
-    proba = np.zeros((len(test), len(classes)), dtype=np.float32)
+    subsets: dict[tuple[int, ...], np.ndarray] = {}
     with tqdm(total=len(test), desc=f"evaluate {card.get('name', '')}", unit="crystal") as bar:
         for pos, images in iter_rows(images_path, test.rows, variant=0):
-            proba[pos] = predict_proba(model, card, images, device=device)
+            for s, z in view_logits(model, card, images, device=device).items():
+                subsets.setdefault(s, np.zeros((len(test), len(classes)), np.float32))[pos] = z
             bar.update(len(pos))
+    z_test = inference_logits(subsets[(0, 1, 2)], card, calibrated=False)
+    calibration = dict(card.get("calibration") or {})
+    if calibration.get("temperature") is not None:
+        source = "model card (fitted on the validation split after training)"
+    else:  # a bundle from before calibration: fit here, on the same validation split
+        z_val = np.zeros((len(val), len(classes)), np.float32)
+        for pos, images in iter_rows(images_path, val.rows, variant=0):
+            z_val[pos] = predict_logits(model, card, images, device=device)
+        z_val = inference_logits(z_val, card, calibrated=False)
+        t = fit_temperature(z_val, val.labels)
+        source = "validation split (fitted by evaluate)" if len(val) else "none (no val split)"
+        calibration = {"temperature": t, "fitted_on": "val" if len(val) else None, "n": len(val)}
+        if len(val):
+            calibration.update(
+                val_nll_before=nll(z_val, val.labels), val_nll_after=nll(z_val, val.labels, t)
+            )
+    temperature = float(calibration["temperature"])
+    write_json(Path(out_dir) / "calibration.json", {**calibration, "source": source})
+    card = {**card, "calibration": {**calibration, "source": source}}
     data = {
         "split": "test",
         "variant": 0,
@@ -198,10 +245,13 @@ def run_evaluation(
         out_dir,
         all_ids[test.rows],
         test.labels,
-        proba,
+        softmax(z_test, temperature),
         card,
         top_k_extra=int(cfg["evaluate"]["top_k"]),
         data=data,
+        proba_uncalibrated=softmax(z_test),
+        train_counts=np.bincount(splits["train"].labels, minlength=len(classes)),
+        views=views_table(subsets, test.labels, card),
     )
 
 

@@ -49,14 +49,14 @@ def load_bundle(model_dir: str | os.PathLike, device: str = "cpu") -> tuple[nn.M
 
 
 @torch.no_grad()
-def predict_proba(
+def predict_logits(
     model: nn.Module,
     card: dict[str, Any],
     images_uint8: np.ndarray | torch.Tensor,
     device: str = "cpu",
     batch_size: int = 64,
 ) -> np.ndarray:
-    """Softmax probabilities (B, n_classes), columns in ``card["classes"]`` order.
+    """Raw logits (B, n_classes) float32, columns in ``card["classes"]`` order.
 
     ``images_uint8``: (B, 3 axes, C, S, S) as in the shaping artifact, with C = 2 for a model
     trained on shaped images and C = 1 for unshaped, and S = ``card["input_size"]``.
@@ -75,7 +75,47 @@ def predict_proba(
     out = []
     for start in range(0, images.shape[0], batch_size):
         x = compose_inputs(images[start : start + batch_size].to(dev), card["arch"])
-        out.append(torch.softmax(model(x).float(), dim=1).cpu())
+        out.append(model(x).float().cpu())
     if not out:
         return np.zeros((0, len(card["classes"])), dtype=np.float32)
     return torch.cat(out).numpy()
+
+
+def inference_logits(
+    logits: np.ndarray, card: dict[str, Any], *, calibrated: bool = True
+) -> np.ndarray:
+    """Logits as the card says to read them: plus the card's ``logit_adjustment`` (the log
+    class prior of the training split, imbalance ``logit_adjust``), then divided by the
+    calibration temperature (``card["calibration"]["temperature"]``) when ``calibrated``."""
+    z = np.asarray(logits, dtype=np.float64)
+    adjust = card.get("logit_adjustment")
+    if adjust is not None:
+        z = z + np.asarray(adjust, dtype=np.float64)
+    if calibrated:
+        z = z / float((card.get("calibration") or {}).get("temperature") or 1.0)
+    return z
+
+
+def predict_proba(
+    model: nn.Module,
+    card: dict[str, Any],
+    images_uint8: np.ndarray | torch.Tensor,
+    device: str = "cpu",
+    batch_size: int = 64,
+    *,
+    calibrated: bool = True,
+) -> np.ndarray:
+    """Softmax probabilities (B, n_classes) float32, columns in ``card["classes"]`` order.
+
+    Images as for :func:`predict_logits`; the logits are read by :func:`inference_logits`
+    (logit adjustment and, when ``calibrated``, the card's temperature; a card without them
+    gives the plain softmax).
+    """
+    z = inference_logits(
+        predict_logits(model, card, images_uint8, device, batch_size), card, calibrated=calibrated
+    )
+    if len(z) == 0:
+        return z.astype(np.float32)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)

@@ -59,6 +59,33 @@ def _finite(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
+def log_prior(counts: np.ndarray) -> np.ndarray:
+    """Log class prior of the training split, add-one smoothed so an absent class stays finite."""
+    counts = np.asarray(counts, dtype=np.float64)
+    return np.log((counts + 1.0) / (counts.sum() + len(counts)))
+
+
+def validation_calibration(
+    logits: np.ndarray | None, y: np.ndarray | None, card: dict[str, Any]
+) -> dict[str, Any]:
+    """The card's ``calibration`` entry: the temperature fitted on the validation logits (read
+    with the card's logit adjustment), or 1.0 without validation crystals."""
+    from ..evaluate.calibration import fit_temperature, nll
+    from .bundle import inference_logits
+
+    if logits is None or y is None or len(y) == 0:
+        return {"temperature": 1.0, "fitted_on": None, "n": 0}
+    z = inference_logits(logits, card, calibrated=False)
+    t = fit_temperature(z, y)
+    return {
+        "temperature": t,
+        "fitted_on": "val",
+        "n": int(len(y)),
+        "val_nll_before": nll(z, y),
+        "val_nll_after": nll(z, y, t),
+    }
+
+
 def _parse_attr(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
@@ -160,6 +187,18 @@ class _Trainer:
             return float("nan"), float("nan")
         return loss_sum / seen, correct / seen
 
+    @torch.no_grad()
+    def logits(self, data: SplitData, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Logits (N, K) float32 and labels (N,) of a split, variant 0."""
+        self.model.eval()
+        zs, ys = [], []
+        for xb, yb in data.batches(data.plan(None), batch_size):
+            zs.append(self._forward(self._inputs(xb)).cpu())
+            ys.append(yb.cpu())
+        if not zs:
+            return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
+        return torch.cat(zs).numpy(), torch.cat(ys).numpy().astype(np.int64)
+
     def state(self) -> dict[str, Any]:
         rng = {"torch": torch.get_rng_state()}
         if self.cuda:
@@ -225,7 +264,8 @@ def run_training(
         logger.warning("no validation crystals: model selection and early stopping use train")
 
     weights = read_class_weights(weights_path, classes)
-    class_weights = weights if imbalance == "class_weights" else None
+    # logit_adjust trains balanced like class_weights; the prior returns at inference (card)
+    class_weights = weights if imbalance in ("class_weights", "logit_adjust") else None
     class_probs = weights if imbalance == "sampler" else None
 
     arch_params = {
@@ -345,6 +385,15 @@ def run_training(
         if stopped:
             logger.info("early stop after epoch %d (best epoch %d)", epoch, best["epoch"])
 
+    train_counts = np.bincount(splits["train"].labels, minlength=len(classes))
+    inference: dict[str, Any] = {"train_class_counts": train_counts.tolist()}
+    if imbalance == "logit_adjust":
+        inference["logit_adjustment"] = log_prior(train_counts).tolist()
+    model.load_state_dict(best_state)
+    val_logits, val_y = (
+        trainer.logits(data["val"], batch_size) if len(splits["val"]) else (None, None)
+    )
+    inference["calibration"] = validation_calibration(val_logits, val_y, inference)
     card = {
         "name": model_name,
         "arch": arch,
@@ -374,6 +423,7 @@ def run_training(
         "n_val": len(splits["val"]),
         "device": device.type,
         "train_seconds": float(sum(r["seconds"] for r in history)),
+        **inference,
     }
     save_bundle(out_dir, best_state, card, pd.DataFrame(history, columns=HISTORY_COLUMNS))
     logger.info("wrote %s (best epoch %d, val acc %s)", out_dir, best["epoch"], best["val_acc"])
