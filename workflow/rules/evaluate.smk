@@ -61,6 +61,7 @@ rule build_report:
         metrics=expand(f"{R}/evaluate/{{model}}/metrics.json", model=MODELS),
         histories=expand(f"{R}/models/{{model}}/history.csv", model=MODELS),
         robustness=robustness_outputs(),
+        learning_curve=learning_curve_outputs(),
         structures=rules.generate_structures.output.counts,
         split=rules.split_dataset.output.counts,
     output:
@@ -82,6 +83,11 @@ rule build_report:
         robustness=lambda w, input: (
             f"--robustness {input.robustness[0]}" if input.robustness else ""
         ),
+        learning_curve=lambda w, input: (
+            f"--learning-curve {input.learning_curve[0]}"
+            if input.learning_curve
+            else ""
+        ),
         structures_dir=lambda w, input: parent(input.structures),
         split_dir=lambda w, input: parent(input.split),
         outdir=lambda w, output: parent(output.index),
@@ -89,4 +95,4 @@ rule build_report:
         "xtalsym report --params {params.cfg:q} --metrics {input.metrics}"
         " --histories {input.histories} {params.robustness}"
         " --structures-dir {params.structures_dir} --split-dir {params.split_dir}"
-        " --out {params.outdir} > {log} 2>&1"
+        " {params.learning_curve} --out {params.outdir} > {log} 2>&1"
