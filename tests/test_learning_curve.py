@@ -226,3 +226,14 @@ def test_unknown_curve_model_is_a_clear_error(tmp_path, curve_config):
     proc = snakemake(tmp_path / "r", tmp_path, "-n", configfile=curve_config(True, models=["x"]))
     assert proc.returncode != 0
     assert "evaluate.learning_curve.models: x not in train.models" in proc.stderr + proc.stdout
+
+
+def test_cli_help_names_both_actions(capsys):
+    from xtalsym.cli import build_parser
+
+    assert "learning-curve" in build_parser().format_help()
+    with pytest.raises(SystemExit) as e:
+        main(["learning-curve", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "subset" in out and "aggregate" in out

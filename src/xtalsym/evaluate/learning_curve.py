@@ -214,8 +214,8 @@ def summary(table: pd.DataFrame) -> list[str]:
                 text += f"; {gain:+.1f} points per doubling of the training set over the last step"
         if np.isfinite(last.train_acc):
             text += (
-                f"; training accuracy {100 * last.train_acc:.1f}% at the selected epoch, "
-                f"{100 * (last.train_acc - last.sg_top1):.1f} points above test"
+                f"; training accuracy {100 * last.train_acc:.1f}% at the selected epoch "
+                f"(train minus test: {100 * (last.train_acc - last.sg_top1):+.1f} points)"
             )
         out.append(text + ".")
     return out
@@ -245,12 +245,15 @@ def plot(table: pd.DataFrame, path: str | os.PathLike, n_classes: int | None = N
     plt = figures.plt
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
     panels = (("sg_top1", "space group, top-1"), ("cs_accuracy", "crystal system"))
+    n_models = table["model"].nunique()
     for i, (model, t) in enumerate(table.groupby("model", sort=False)):
         t = t.sort_values("n_per_class")
+        # models side by side at each size (a few % on the log axis), so bars stay apart
+        x = t["n_per_class"] * 1.04 ** (i - (n_models - 1) / 2)
         for ax, (key, _) in zip(axes, panels, strict=True):
             err = np.vstack([t[key] - t[f"{key}_lo"], t[f"{key}_hi"] - t[key]]) * 100
             ax.errorbar(
-                t["n_per_class"],
+                x,
                 100 * t[key],
                 yerr=err,
                 marker=figures.MARKERS[i % len(figures.MARKERS)],
@@ -258,7 +261,7 @@ def plot(table: pd.DataFrame, path: str | os.PathLike, n_classes: int | None = N
                 color=f"C{i}",
                 label=model,
             )
-        axes[0].plot(t["n_per_class"], 100 * t["sg_top5"], ls="--", lw=0.8, color=f"C{i}")
+        axes[0].plot(x, 100 * t["sg_top5"], ls="--", lw=0.8, color=f"C{i}")
     sizes = sorted(table["n_per_class"].unique())
     for ax, (_, title) in zip(axes, panels, strict=True):
         ax.set_xscale("log")

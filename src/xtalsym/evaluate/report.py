@@ -176,8 +176,9 @@ def learning_curve_section(csv_path: str | os.PathLike, out: Path) -> Section:
             "Each model retrained on nested subsets of the training split (at most N crystals "
             "per space group, the same validation and test crystals throughout) and scored on "
             "the test split. A curve still rising at the largest N says more data is the lever; "
-            "a flat curve with training far above test accuracy says regularisation or data, "
-            "one flat with both low says a bigger model.",
+            "a flat curve with training accuracy near test accuracy (both low) says the model "
+            "is too small; training far above test says it memorises, so more (or more varied) "
+            "data and regularisation, not width, come first.",
         ),
         ("figure", rel, "Test accuracy against training crystals per class; bars: 95% Wilson."),
         *(("text", line) for line in lc.summary(table)),
