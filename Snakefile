@@ -18,6 +18,7 @@ include: "workflow/rules/shaping.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/learning_curve.smk"
 
 
 rule all:

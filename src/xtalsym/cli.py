@@ -368,7 +368,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--figures", nargs="*", default=[], metavar="PNG", help="example figures of the stages"
     )  # fmt: skip
+    p.add_argument(
+        "--learning-curve", metavar="CSV", help="learning_curve.csv (.png beside it)"
+    )  # fmt: skip
     p.add_argument("--out", required=True, metavar="DIR", help="report directory")
+
+    p = sub.add_parser(
+        "learning-curve",
+        help="learning curve: train subsets of a split, and accuracy against their size",
+        description="`subset`: a split with at most N train crystals per space group (seeded, "
+        "nested; val and test unchanged) and its class weights. `aggregate`: one row per "
+        "(model, N) from evaluations in <model>_n<N> directories -> learning_curve.csv/.png.",
+    )
+    lc = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = lc.add_parser("subset", help="train rows cut to N per space group")
+    _add_config_args(q)
+    q.add_argument("--split", required=True, metavar="CSV", help="split.csv of the split stage")
+    q.add_argument("--per-class", required=True, type=int, metavar="N")
+    q.add_argument("--out-split", required=True, metavar="CSV")
+    q.add_argument("--out-weights", required=True, metavar="CSV")
+    q = lc.add_parser("aggregate", help="learning_curve.csv and learning_curve.png")
+    _add_config_args(q)
+    q.add_argument("--metrics", required=True, nargs="+", metavar="JSON", help=".../<model>_n<N>/")
+    q.add_argument("--cards", required=True, nargs="+", metavar="JSON", help="model_card.json")
+    q.add_argument("--benchmarks", nargs="+", metavar="TSV", help="training benchmarks")
+    q.add_argument("--out", required=True, metavar="DIR")
 
     p = command(
         "predict",
@@ -533,6 +557,21 @@ def dispatch(args: argparse.Namespace) -> int:
 
         dirs = {Path(d).name: d for d in args.models}
         run_robustness(cfg, dirs, args.structures, args.split, args.out)
+    elif cmd == "learning-curve":
+        from .evaluate import learning_curve as lcm
+
+        if args.action == "subset":
+            lcm.run_subset(cfg, args.split, args.per_class, args.out_split, args.out_weights)
+        else:
+            benches = args.benchmarks or [None] * len(args.metrics)
+            if not len(args.metrics) == len(args.cards) == len(benches):
+                raise ValueError("--metrics, --cards and --benchmarks must be as many each")
+            runs = [
+                lcm.Run.from_paths(*t) for t in zip(args.metrics, args.cards, benches, strict=True)
+            ]
+            from .spacegroups import resolve_classes
+
+            lcm.run_aggregate(runs, args.out, n_classes=len(resolve_classes(cfg["classes"])))
     elif cmd == "report":
         from .evaluate import build_report
 
@@ -550,6 +589,7 @@ def dispatch(args: argparse.Namespace) -> int:
                 if args.real_metrics
                 else None
             ),
+            learning_curve=args.learning_curve,
         )
         print(f"report: {Path(args.out) / 'index.html'}")
     return 0

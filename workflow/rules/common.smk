@@ -127,3 +127,40 @@ def real_outputs():
     if config["evaluate"]["real_structures"] is None:
         return []
     return expand(f"{R}/evaluate/{{model}}/real/metrics.json", model=MODELS)
+
+
+# Learning curve (evaluate.learning_curve; workflow/rules/learning_curve.smk).
+LC = f"{R}/learning_curve"
+
+
+def learning_curve_settings():
+    """evaluate.learning_curve, its models checked against train.models when enabled."""
+    lc = config["evaluate"]["learning_curve"]
+    unknown = [m for m in lc["models"] if m not in MODELS]
+    if lc["enabled"] and unknown:
+        raise ValueError(
+            f"evaluate.learning_curve.models: {', '.join(unknown)} not in train.models"
+            f" ({', '.join(MODELS)})"
+        )
+    return lc
+
+
+def learning_curve_runs(pattern):
+    """``pattern`` (with {model} and {n}) for every model and size of the curve, model-major."""
+    lc = learning_curve_settings()
+    return expand(pattern, model=lc["models"], n=lc["sizes"])
+
+
+def learning_curve_eval_params():
+    """What a curve point's evaluation reads: the class set and evaluate.top_k (so adding a
+    size or a model reruns only the new points and the aggregation)."""
+    p = json.loads(stage_params("classes"))
+    p["evaluate"] = {"top_k": config["evaluate"]["top_k"]}
+    return json.dumps(p, sort_keys=True)
+
+
+def learning_curve_outputs():
+    """The aggregated curve, for the report, when the learning curve is enabled."""
+    if learning_curve_settings()["enabled"]:
+        return [f"{LC}/learning_curve.csv"]
+    return []

@@ -122,6 +122,7 @@ rule build_report:
         robustness=robustness_outputs(),
         outcomes=rules.generate_structures.output.outcomes,
         real=real_outputs(),
+        learning_curve=learning_curve_outputs(),
         structures=rules.generate_structures.output.counts,
         structures_figure=rules.generate_structures.output.figure,
         split=rules.split_dataset.output.counts,
@@ -157,6 +158,11 @@ rule build_report:
         real=lambda w, input: (
             f"--real-metrics {' '.join(input.real)}" if input.real else ""
         ),
+        learning_curve=lambda w, input: (
+            f"--learning-curve {input.learning_curve[0]}"
+            if input.learning_curve
+            else ""
+        ),
         structures_dir=lambda w, input: parent(input.structures),
         split_dir=lambda w, input: parent(input.split),
         outdir=lambda w, output: parent(output.index),
@@ -164,4 +170,4 @@ rule build_report:
         "xtalsym report --params {params.cfg:q} --metrics {input.metrics}"
         " --histories {input.histories} {params.robustness} {params.real}"
         " --structures-dir {params.structures_dir} --split-dir {params.split_dir}"
-        " --figures {input.figures} --out {params.outdir} > {log} 2>&1"
+        " {params.learning_curve} --figures {input.figures} --out {params.outdir} > {log} 2>&1"

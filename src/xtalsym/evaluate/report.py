@@ -36,6 +36,7 @@ from .tables import (
     add_intervals,
     comparison_table,
     confusion_rates_table_ci,
+    pct,
     per_system_table_ci,
     pick_msdn_and_baseline,
     training_table,
@@ -294,6 +295,58 @@ def config_hash_note(report_hash: str, cards: Mapping[str, Mapping[str, Any]]) -
     )
 
 
+def learning_curve_section(csv_path: str | os.PathLike, out: Path) -> Section:
+    """Accuracy against training crystals per class (learning_curve.csv, .png beside it)."""
+    from . import learning_curve as lc
+
+    sec = Section("Learning curve (accuracy against training-set size)")
+    path = Path(csv_path)
+    if not path.is_file():
+        sec.blocks.append(("text", f"{path} not found."))
+        return sec
+    table = pd.read_csv(path)
+    rel = _copy(path.with_suffix(".png"), out, "figures/learning_curve.png")
+    if rel is None:
+        lc.plot(table, out / "figures/learning_curve.png")
+        rel = "figures/learning_curve.png"
+    _copy(path, out, "learning_curve.csv")
+    sec.blocks += [
+        (
+            "text",
+            "Each model retrained on nested subsets of the training split (at most N crystals "
+            "per space group, the same validation and test crystals throughout) and scored on "
+            "the test split. A curve still rising at the largest N says more data is the lever; "
+            "a flat curve with training accuracy near test accuracy (both low) says the model "
+            "is too small; training far above test says it memorises, so more (or more varied) "
+            "data and regularisation, not width, come first.",
+        ),
+        ("figure", rel, "Test accuracy against training crystals per class; bars: 95% Wilson."),
+        *(("text", line) for line in lc.summary(table)),
+    ]
+    shown = pd.DataFrame(
+        {
+            "model": table["model"],
+            "per class": table["n_per_class"],
+            "train crystals": table["n_train"],
+            "variants": table["n_variants"],
+            "SG top-1": [
+                f"{pct(p)} [{100 * lo:.1f}, {100 * hi:.1f}]"
+                for p, lo, hi in zip(
+                    table["sg_top1"], table["sg_top1_lo"], table["sg_top1_hi"], strict=True
+                )
+            ],
+            "SG top-5": table["sg_top5"].map(pct),
+            "CS accuracy": table["cs_accuracy"].map(pct),
+            "train acc": table["train_acc"].map(pct),
+            "test n": table["n_test"],
+            "epochs": table["epochs_run"],
+            "train time (s)": table["train_seconds"].round(0),
+        }
+    )
+    sec.blocks += [("table", shown), ("link", "learning_curve.csv", "The table as CSV")]
+    return sec
+
+
 # ------------------------------------------------------------------------------- build
 
 
@@ -307,6 +360,8 @@ def build_report(
     out_dir: str | os.PathLike,
     example_figures: Sequence[str | os.PathLike] = (),
     real_metrics_paths: Mapping[str, str | os.PathLike] | None = None,
+    *,
+    learning_curve: str | os.PathLike | None = None,
 ) -> None:
     """Write ``index.html``, ``index.md``, ``metrics.json``, ``config.yaml`` and the figures.
 
@@ -317,6 +372,8 @@ def build_report(
     ``real_metrics_paths``: model name -> the
     ``metrics.json`` of its real-structure check (``predictions.csv`` beside it), or None when
     the check is disabled.
+    (robustness.png beside it) or None; ``learning_curve``: learning_curve.csv
+    (learning_curve.png beside it) or None.
     """
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -466,6 +523,9 @@ def build_report(
     else:
         rob.blocks.append(("text", "Robustness sweep not run (evaluate.robustness.enabled)."))
     sections.append(rob)
+
+    if learning_curve:
+        sections.append(learning_curve_section(learning_curve, out))
 
     prov = Section("Data provenance")
     prov.blocks += provenance_sections(
