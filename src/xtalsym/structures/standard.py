@@ -134,24 +134,46 @@ def check_species(structure: Structure) -> None:
 
 
 def check_cell(structure: Structure) -> None:
-    """Raise Skip(absurd_cell) for a cell outside the physical bounds of this module."""
+    """Raise Skip for a structure outside the physical bounds of this module.
+
+    ``absurd_cell``: non-finite lattice or cell edges, angles or volume per site out of range;
+    ``bad_coordinates``: non-finite coordinates; ``bad_occupancy``: a non-finite or negative
+    occupancy, or a site summing to more than 1; ``overlapping_atoms``: two sites (or a site
+    and its periodic image) closer than ``MIN_DISTANCE``.
+    """
     lat = structure.lattice
     n = len(structure)
     if n == 0:
         raise Skip("unparsable", "no atoms")
+    if not np.all(np.isfinite(lat.matrix)):
+        raise Skip("absurd_cell", "non-finite lattice vectors")
     abc = np.array(lat.abc)
     if not np.all(np.isfinite(abc)) or abc.min() < MIN_LENGTH or abc.max() > MAX_LENGTH:
         raise Skip("absurd_cell", f"cell lengths {np.round(abc, 3).tolist()} Å")
+    angles = np.array(lat.angles)
+    if not np.all(np.isfinite(angles)) or angles.min() <= 0 or angles.max() >= 180:
+        raise Skip("absurd_cell", f"cell angles {np.round(angles, 3).tolist()} deg")
     vps = lat.volume / n
     if not math.isfinite(vps) or not MIN_VOLUME_PER_SITE <= vps <= MAX_VOLUME_PER_SITE:
         raise Skip("absurd_cell", f"{vps:.3g} Å³ per site")
+    frac = structure.frac_coords
+    if not np.all(np.isfinite(frac)):
+        i = int(np.argwhere(~np.isfinite(frac))[0, 0])
+        raise Skip("bad_coordinates", f"site {i} ({structure[i].species}) at {frac[i].tolist()}")
+    occ = np.array([sum(site.species.values()) for site in structure])
+    each = np.array([o for site in structure for o in site.species.values()])
+    if not np.all(np.isfinite(each)) or each.min() < 0 or occ.max() > 1 + 1e-6:
+        i = int(np.argmax(~np.isfinite(occ) | (occ > 1 + 1e-6) | (occ < 0)))
+        raise Skip("bad_occupancy", f"site {i} ({structure[i].species}) occupancy {occ[i]:g}")
     if n > 1:
         d = structure.distance_matrix
         np.fill_diagonal(d, np.inf)
         if d.min() < MIN_DISTANCE:
-            raise Skip("absurd_cell", f"atoms {d.min():.3f} Å apart")
+            i, j = np.unravel_index(np.argmin(d), d.shape)
+            raise Skip("overlapping_atoms", f"sites {i} ({structure[i].species}) and {j} "
+                       f"({structure[j].species}) {d.min():.3f} Å apart")  # fmt: skip
     elif min(abc) < MIN_DISTANCE:
-        raise Skip("absurd_cell", "atom overlaps its periodic image")
+        raise Skip("overlapping_atoms", "the atom overlaps its periodic image")
 
 
 def prototype(number: int, wyckoffs: list[str], equivalent_atoms: np.ndarray) -> str:
