@@ -236,7 +236,7 @@ def parse_cif(text: str, st: CifSettings) -> tuple[Any, list[str]]:
     said = [_short(m.replace("No structure parsed for section 1 in CIF.", "")) for m in said]
     if not structures or len(structures[0]) == 0:
         detail = " | ".join(said + [error] if error else said)
-        if "exceeded tolerance" in detail:
+        if "exceeded tolerance" in detail or "sum to > 1" in detail:
             raise Skip("bad_occupancy", f"occupancies of one site sum to more than 1 ({detail})")
         if "below threshold" in detail:
             raise Skip("absurd_cell", detail)
@@ -304,12 +304,12 @@ def process_file_isolated(root: Path, rel: str, sid: str, st: CifSettings) -> di
     wait = 2 * st.timeout_s + 10 if st.timeout_s else None  # SIGALRM normally fires first
     rec, hung = None, False
     try:
-        if recv.poll(wait):
+        hung = not recv.poll(wait)  # data, or EOF when the child dies
+        if not hung:
             rec = recv.recv()
     except (EOFError, OSError):
         rec = None  # the child died before sending
     finally:
-        hung = proc.is_alive() and rec is None
         if proc.is_alive():
             proc.kill()
         proc.join()

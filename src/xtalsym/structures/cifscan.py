@@ -138,7 +138,7 @@ def scan_cif(text: str) -> Scan:
     """Blocks, items, loops and syntax problems of a CIF text (never raises)."""
     scan = Scan()
     toks = list(_tokens(text, scan))
-    i, block = 0, None
+    i, block, valueless = 0, None, 0
     n = len(toks)
     while i < n:
         tok = toks[i]
@@ -161,6 +161,8 @@ def scan_cif(text: str) -> Scan:
                 block.tag_lines.setdefault(toks[i][0].lower(), toks[i][1])
                 i += 1
             while i < n and not _is_tag(toks[i]) and not _is_keyword(toks[i]):
+                if toks[i][2] and toks[i][0].endswith("_"):
+                    _misspelt_keyword(scan, toks[i])
                 lp.values.append(toks[i][:2])
                 i += 1
             if not lp.tags:
@@ -184,8 +186,12 @@ def scan_cif(text: str) -> Scan:
             block.tag_lines.setdefault(low, line)
             nxt = toks[i + 1] if i + 1 < n else None
             if nxt is None or _is_tag(nxt) or _is_keyword(nxt):
-                end = "the file ends (truncated?)" if nxt is None else f"line {nxt[1]} starts"
-                scan.note(f"line {line}: {value} has no value before {end}")
+                if nxt is None:
+                    scan.note(f"line {line}: {value} has no value: the file ends (truncated?)")
+                elif not valueless:
+                    scan.note(f"line {line}: {value} has no value (and maybe the tags after it:"
+                              " a loop_ missing?)")  # fmt: skip
+                valueless += 1
                 block.items[low] = ("", line)
                 i += 1
             else:
@@ -193,11 +199,17 @@ def scan_cif(text: str) -> Scan:
                 i += 2
             continue
         # A bare value where a tag or keyword belongs.
-        close = difflib.get_close_matches(low, ["loop_", "data_"], n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]}?)" if close else " (a value without a tag?)"
-        scan.note(f"line {line}: unexpected {value[:30]!r}{hint}")
+        if not _misspelt_keyword(scan, tok):
+            scan.note(f"line {line}: unexpected {value[:30]!r} (a value without a tag?)")
         i += 1
     return scan
+
+
+def _misspelt_keyword(scan: Scan, tok: tuple[str, int, bool]) -> bool:
+    close = difflib.get_close_matches(tok[0].lower(), ["loop_", "data_"], n=1, cutoff=0.6)
+    if close:
+        scan.note(f"line {tok[1]}: unexpected {tok[0][:30]!r} (did you mean {close[0]}?)")
+    return bool(close)
 
 
 def to_float(value: str) -> float | None:
