@@ -22,7 +22,7 @@ from .core import (
     unshaped_batch,
 )
 from .figure import plot_examples
-from .imagefiles import axis_from_name, read_pattern_image, shape_image_files
+from .imagefiles import axis_from_name, read_pattern_image, read_shaped_image, shape_image_files
 from .resize import loader_indices, resize_like_loader
 from .stage import run_shaping, shape_crystals
 
@@ -39,6 +39,7 @@ __all__ = [
     "plot_examples",
     "rasterise_lines",
     "read_pattern_image",
+    "read_shaped_image",
     "resize_like_loader",
     "run_shaping",
     "shape",

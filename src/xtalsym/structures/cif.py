@@ -200,14 +200,14 @@ def _short(msg: str, n: int = 200) -> str:
     return msg if len(msg) <= n else msg[: n - 3] + "..."
 
 
-def parse_cif(text: str, st: CifSettings) -> tuple[Any, list[str]]:
-    """The first structure of a CIF text, ordered per the policy and sanity-checked, and the
-    notes for its outcome (pymatgen's warnings, merged rows).
+def read_cif_structure(text: str, max_sites: int | None = None) -> tuple[Any, list[str]]:
+    """The first structure of a CIF text as written (partial occupancies kept) and the notes
+    for its outcome (pymatgen's warnings, merged rows); raises :class:`Skip`.
 
     Before pymatgen builds anything (it takes time quadratic in the atoms): the atom rows are
-    counted (``too_many_sites`` above ``EARLY_SITE_FACTOR`` x max_sites) and the raw numbers
-    checked (:func:`.cifscan.check_values`). A file pymatgen cannot read is described by
-    :func:`.cifscan.diagnose` (what and where).
+    counted (``too_many_sites`` above ``EARLY_SITE_FACTOR`` x ``max_sites``) and the raw
+    numbers checked (:func:`.cifscan.check_values`). A file pymatgen cannot read is described
+    by :func:`.cifscan.diagnose` (what and where).
     """
     from pymatgen.io.cif import CifParser
 
@@ -215,7 +215,7 @@ def parse_cif(text: str, st: CifSettings) -> tuple[Any, list[str]]:
         raise Skip("empty_file")
     scan = cifscan.scan_cif(text)
     bound = cifscan.site_lower_bound(scan)
-    if bound > EARLY_SITE_FACTOR * st.max_sites:
+    if max_sites is not None and bound > EARLY_SITE_FACTOR * max_sites:
         raise Skip("too_many_sites", f"at least {bound} sites from the atom rows")
     cifscan.check_values(scan, OCCUPANCY_TOLERANCE)
     with warnings.catch_warnings(record=True) as caught:
@@ -245,6 +245,12 @@ def parse_cif(text: str, st: CifSettings) -> tuple[Any, list[str]]:
     notes += list(dict.fromkeys(said))[:5]
     s = structures[0]
     check_species(s)
+    return s, notes
+
+
+def parse_cif(text: str, st: CifSettings) -> tuple[Any, list[str]]:
+    """:func:`read_cif_structure`, ordered per the policy and sanity-checked."""
+    s, notes = read_cif_structure(text, st.max_sites)
     if not s.is_ordered:
         if st.partial_occupancy == "skip":
             raise Skip("partial_occupancy")

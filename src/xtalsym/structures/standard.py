@@ -17,7 +17,6 @@ monoclinic and triclinic cells only z is a lattice direction ([001]).
 from __future__ import annotations
 
 import contextlib
-import gzip
 import logging
 import math
 import warnings
@@ -235,36 +234,72 @@ def structure_row(
     }
 
 
-def read_structure_file(path: str | Path) -> Structure:
+def _cif_dir_default(key: str) -> Any:
+    """A default of ``structures.cif_dir`` from the config schema (the single source)."""
+    from ..config import schema
+
+    return schema()["properties"]["structures"]["properties"]["cif_dir"]["properties"][key][
+        "default"
+    ]
+
+
+def read_structure_file(
+    path: str | Path, *, max_file_mb: float | None = -1, timeout_s: float | None = -1
+) -> Structure:
     """Read any structure file pymatgen understands (CIF, .cif.gz, POSCAR, ...).
 
-    Returns the structure as written (partial occupancies kept); raises
-    ``ValueError("<path>: <reason>")`` for a missing, empty or unreadable file, or one whose
-    sites name no chemical element.
+    Returns the structure as written (partial occupancies kept); pymatgen's warnings about it
+    (an element guessed from a site label, merged duplicate rows) are logged, naming the file,
+    and kept in ``structure.properties["read_warnings"]``. Raises
+    ``ValueError("<path>: <reason>")`` for a missing, empty, oversized, unreadable or corrupt
+    file, a CIF error (what and where: line or tag, :mod:`.cifscan`), a parse running past
+    ``timeout_s``, sites that name no chemical element, and non-physical cells, coordinates,
+    occupancies or overlapping atoms (:func:`check_cell`). ``max_file_mb`` and ``timeout_s``
+    default (-1) to the config schema's ``structures.cif_dir`` values; None means no limit.
     """
+    from .cif import _short, read_cif_structure, read_cif_text
+    from .parallel import TimeLimitExceeded, time_limit
+
     path = Path(path)
+    if max_file_mb == -1:
+        max_file_mb = _cif_dir_default("max_file_mb")
+    if timeout_s == -1:
+        timeout_s = _cif_dir_default("timeout_s")
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
-    opener = gzip.open if path.suffix == ".gz" else open
+    is_cif = path.name.lower().endswith((".cif", ".cif.gz", ".mcif"))
+    notes: list[str] = []
     try:
-        with opener(path, "rb") as fh:
-            empty = not fh.read(4096).strip()
-    except OSError as e:
-        raise ValueError(f"{path}: cannot read ({e})") from e
-    if empty:
-        raise ValueError(f"{path}: empty file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            structure = Structure.from_file(path)
-    except Exception as e:
-        raise ValueError(f"{path}: not a readable structure ({type(e).__name__}: {e})") from e
-    if len(structure) == 0:
-        raise ValueError(f"{path}: no atoms")
-    try:
-        check_species(structure)
+        with time_limit(timeout_s):
+            # The text first, for every format: size and gzip limits, empty and binary files.
+            text = read_cif_text(path, int(max_file_mb * 1e6) if max_file_mb else None)
+            if not text.strip():
+                raise Skip("empty_file")
+            if is_cif:
+                structure, notes = read_cif_structure(text)
+            else:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    try:
+                        structure = Structure.from_file(path)
+                    except Exception as e:
+                        raise Skip("unparsable", _short(f"{type(e).__name__}: {e}")) from e
+                notes = [_short(str(w.message)) for w in caught
+                         if issubclass(w.category, UserWarning)]  # fmt: skip
+                check_species(structure)
+            check_cell(structure)
     except Skip as e:
-        raise ValueError(f"{path}: unknown element {e.detail}") from e
+        what = {"empty_file": "empty file", "unparsable": "not a readable structure"}.get(
+            e.reason, e.reason.replace("_", " ")
+        )
+        raise ValueError(f"{path}: {what}" + (f" ({e.detail})" if e.detail else "")) from e
+    except TimeLimitExceeded as e:
+        raise ValueError(f"{path}: reading took too long ({e}; limit timeout_s)") from None
+    except MemoryError as e:
+        raise ValueError(f"{path}: out of memory while reading") from e
+    for note in dict.fromkeys(notes):
+        logger.warning("%s: %s", path, note)
+    structure.properties["read_warnings"] = list(dict.fromkeys(notes))
     return structure
 
 
