@@ -191,3 +191,47 @@ def test_a_worker_that_dies_costs_only_its_file(tmp_path, monkeypatch):
     assert got["killer.cif"][:2] == ("skipped", "crashed")
     assert "SIGKILL" in got["killer.cif"][2]
     assert all(got[n][0] == "kept" for n in SEEDS)
+
+
+def test_structure_file_reader_says_what_and_where(tmp_path, caplog):
+    """The reader behind `xtalsym predict` and `evaluate --structures` (issue 20)."""
+    from xtalsym.structures import read_structure_file
+
+    cases = {
+        "typo.cif": (("_cell_length_a 5.64", "_cell_lenght_a 5.64"),
+                     "typo.cif: not a readable structure (no _cell_length_a (line 3 has _cell_lenght_a"),
+        "number.cif": (("_cell_length_c 5.64", "_cell_length_c 5,64"),
+                       "number.cif: not a readable structure (line 5: _cell_length_c = '5,64' is not a number"),
+        "coord.cif": (("Cl4 Cl 0.5 0.5 0.5", "Cl4 Cl 0.5 0.5 x"),
+                      "coord.cif: not a readable structure (line 27: atom Cl4: _atom_site_fract_z = 'x'"),
+        "lop.cif": (("loop_\n_atom_site_label", "lop_\n_atom_site_label"),
+                    "lop.cif: not a readable structure (line 13: unexpected 'lop_' (did you mean loop_?)"),
+        "negative.cif": (("_cell_length_b 5.64", "_cell_length_b -4.2"),
+                         "negative.cif: absurd cell (line 4: _cell_length_b = -4.2 Å)"),
+        "overlap.cif": (("Cl4 Cl 0.5 0.5 0.5 1", "Cl4 Cl 0.5 0.5 0.5 1\nK1 K 0.52 0.5 0.5 1"),
+                        "overlap.cif: overlapping atoms (sites"),
+    }  # fmt: skip
+    for name, (edit, message) in cases.items():
+        (tmp_path / name).write_text(NACL.replace(*edit))
+        with pytest.raises(ValueError) as e:
+            read_structure_file(tmp_path / name)
+        assert message in str(e.value), str(e.value)
+    (tmp_path / "cut.cif").write_text(NACL[: NACL.index("Cl2") + 8])  # in the middle of a row
+    with pytest.raises(ValueError, match=r"cut.cif: .*line 25, has 3\): a truncated file"):
+        read_structure_file(tmp_path / "cut.cif")
+    (tmp_path / "gz.cif.gz").write_bytes(gzip.compress(NACL.encode())[:-9])
+    with pytest.raises(ValueError, match="gz.cif.gz: unreadable .*EOFError"):
+        read_structure_file(tmp_path / "gz.cif.gz")
+    (tmp_path / "POSCAR").write_text("junk\n1.0\n1 0 0\n0 1 0\n")
+    with pytest.raises(ValueError, match="POSCAR: not a readable structure"):
+        read_structure_file(tmp_path / "POSCAR")
+    # pymatgen's warning (an element guessed from a site label) is passed on, naming the file
+    text = (
+        NACL.replace("_atom_site_type_symbol\n", "").replace(" Na 0", " 0").replace(" Cl 0", " 0")
+    )
+    (tmp_path / "label.cif").write_text(text.replace("Na1 ", "NA1 "))
+    with caplog.at_level("WARNING"):
+        s = read_structure_file(tmp_path / "label.cif")
+    assert s.composition.reduced_formula == "NaCl"
+    assert "label.cif: NA1 parsed as Na" in caplog.text
+    assert s.properties["read_warnings"] == ["NA1 parsed as Na"]

@@ -349,6 +349,41 @@ def chunk_path(cache: Path, k: int) -> Path:
     return cache / f"chunk-{k:05d}.parquet"
 
 
+def _parse_chunks(
+    root: Path, chunks: list, todo: list[int], st: CifSettings, cache: Path, workers: int, bar
+) -> list[int]:
+    """Parse chunks ``todo`` into cache files; returns those still to do after a worker died.
+
+    A worker that dies (the kernel's OOM killer, a crash in native code) breaks the pool. The
+    chunks that were running or queued then (the lowest unfinished, at most 2 x workers) are
+    redone one file per process, so only the culprit file is lost ("crashed"); the rest go
+    to a fresh pool.
+    """
+    try:
+        with process_pool(min(workers, len(todo))) as pool:
+            if pool is None:
+                for k in todo:
+                    process_chunk(str(root), chunks[k], st, str(chunk_path(cache, k)))
+                    bar.update(len(chunks[k]))
+                return []
+            futs = [
+                pool.submit(process_chunk, str(root), chunks[k], st, str(chunk_path(cache, k)))
+                for k in todo
+            ]
+            for fut in as_completed(futs):
+                bar.update(fut.result()[1])
+        return []
+    except BrokenProcessPool:
+        left = [k for k in todo if not chunk_path(cache, k).exists()]
+        suspects, rest = left[: 2 * workers], left[2 * workers :]
+        logger.warning("a cif_dir worker died; redoing chunk(s) %s one file per process",
+                       suspects)  # fmt: skip
+        for k in suspects:
+            process_chunk(str(root), chunks[k], st, str(chunk_path(cache, k)), isolated=True)
+            bar.update(len(chunks[k]))
+        return rest
+
+
 def parse_directory(
     sconf: dict[str, Any],
     classes: Sequence[int],
@@ -382,29 +417,9 @@ def parse_directory(
     n_todo = sum(len(chunks[k]) for k in todo)
     workers = int(sconf["workers"])
     with tqdm(total=n_todo, desc="cif_dir", unit="file", disable=not progress) as bar:
-        try:
-            with process_pool(min(workers, len(todo))) as pool:
-                if pool is None:
-                    for k in todo:
-                        process_chunk(str(root), chunks[k], st, str(chunk_path(cache, k)))
-                        bar.update(len(chunks[k]))
-                else:
-                    futs = [
-                        pool.submit(
-                            process_chunk, str(root), chunks[k], st, str(chunk_path(cache, k))
-                        )
-                        for k in todo
-                    ]
-                    for fut in as_completed(futs):
-                        bar.update(fut.result()[1])
-        except BrokenProcessPool:
-            # A worker died (out of memory, a crash in native code): the chunks without a
-            # file yet are redone one file per process, so only the culprit is lost.
-            left = [k for k in todo if not chunk_path(cache, k).exists()]
-            logger.warning("a cif_dir worker died; redoing %d chunk(s) one file per process",
-                           len(left))  # fmt: skip
-            for k in left:
-                process_chunk(str(root), chunks[k], st, str(chunk_path(cache, k)), isolated=True)
+        while todo:
+            todo = _parse_chunks(root, chunks, todo, st, cache, workers, bar)
+    # Older caches (other files or settings) are of no further use.
     # Older caches (other files or settings) are of no further use.
     for other in base.iterdir():
         if other.is_dir() and other != cache:
