@@ -41,12 +41,13 @@ KILLS = 3  # SIGKILLs per stage, at seeded random moments of an uninterrupted ru
 @pytest.fixture(scope="module")
 def ctx():
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # the fork server's children: one thread
+    os.environ.setdefault("MPLBACKEND", "Agg")
     c = multiprocessing.get_context("forkserver")
     # Everything a stage imports on first use, so that a child's time is the stage's work.
     c.set_forkserver_preload(["xtalsym.structures", "xtalsym.patterns", "xtalsym.shaping",
                               "xtalsym.train", "tests.test_kill", "pyxtal.crystal",
                               "pyxtal.symmetry", "pymatgen.io.cif",
-                              "pymatgen.symmetry.analyzer"])  # fmt: skip
+                              "pymatgen.symmetry.analyzer", "matplotlib.pyplot"])  # fmt: skip
     return c
 
 

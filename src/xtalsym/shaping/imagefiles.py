@@ -70,6 +70,8 @@ def _open_image(p: Path) -> Image.Image:
         raise ValueError(f"{p}: corrupt or truncated image ({type(e).__name__}: {e})") from e
     except MemoryError as e:
         raise ValueError(f"{p}: out of memory decoding the image") from e
+    except Exception as e:  # a decoder bug or an exotic file: this file's error, by name
+        raise ValueError(f"{p}: cannot decode the image ({type(e).__name__}: {e})") from e
 
 
 def read_pattern_image(path: str | os.PathLike, size: int | None = None) -> np.ndarray:
@@ -85,7 +87,7 @@ def read_pattern_image(path: str | os.PathLike, size: int | None = None) -> np.n
     im = _open_image(p)
     try:
         arr = _to_gray8(im)
-    except (ValueError, OSError) as e:
+    except Exception as e:  # an exotic mode or layout: this file's error, by name
         raise ValueError(f"{p}: cannot convert {im.mode} image to grayscale ({e})") from e
     finally:
         im.close()

@@ -297,6 +297,8 @@ def read_structure_file(
         raise ValueError(f"{path}: reading took too long ({e}; limit timeout_s)") from None
     except MemoryError as e:
         raise ValueError(f"{path}: out of memory while reading") from e
+    except Exception as e:  # a case no check foresaw: still this file's error, by name
+        raise ValueError(f"{path}: cannot be read ({type(e).__name__}: {e})") from e
     for note in dict.fromkeys(notes):
         logger.warning("%s: %s", path, note)
     structure.properties["read_warnings"] = list(dict.fromkeys(notes))
