@@ -44,10 +44,24 @@ def ctx():
     os.environ.setdefault("MPLBACKEND", "Agg")
     c = multiprocessing.get_context("forkserver")
     # Everything a stage imports on first use, so that a child's time is the stage's work.
-    c.set_forkserver_preload(["xtalsym.structures", "xtalsym.patterns", "xtalsym.shaping",
-                              "xtalsym.train", "tests.test_kill", "pyxtal.crystal",
-                              "pyxtal.symmetry", "pymatgen.io.cif",
-                              "pymatgen.symmetry.analyzer", "matplotlib.pyplot"])  # fmt: skip
+    c.set_forkserver_preload(
+        [
+            "xtalsym.structures",
+            "xtalsym.patterns",
+            "xtalsym.shaping",
+            "xtalsym.train",
+            "tests.test_kill",
+            "pyxtal.crystal",
+            "pyxtal.symmetry",
+            "pymatgen.io.cif",
+            "pymatgen.symmetry.analyzer",
+            "matplotlib.pyplot",
+            "torch._dynamo",
+        ]
+    )  # fmt: skip  (torch.optim imports _dynamo late)
+    warm = c.Process(target=os.getpid)  # start the server now, not inside a timed run
+    warm.start()
+    warm.join()
     return c
 
 

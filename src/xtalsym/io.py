@@ -96,8 +96,8 @@ def check_artifact(path: str | os.PathLike) -> Path:
     """Return ``path`` if it is a whole artifact, else raise :class:`DamagedArtifactError`.
 
     Cheap structural checks that a truncated file fails: HDF5 opens (its superblock records
-    the file's end) and every dataset's header reads; Parquet's footer reads; a CSV or JSON
-    ends with a newline (as written here); a torch file's zip directory reads.
+    the file's end) and every dataset's header reads; Parquet's footer reads; JSON parses; a
+    CSV ends with a newline (as every writer here ends it); a torch file's zip directory reads.
     """
     import zipfile
 
@@ -115,7 +115,9 @@ def check_artifact(path: str | os.PathLike) -> Path:
             import pyarrow.parquet as pq
 
             pq.ParquetFile(p).metadata  # noqa: B018 - reading the footer is the check
-        elif p.suffix in (".csv", ".json"):
+        elif p.suffix == ".json":
+            json.loads(p.read_text())
+        elif p.suffix == ".csv":
             size = p.stat().st_size
             with open(p, "rb") as fh:
                 fh.seek(max(0, size - 1))
