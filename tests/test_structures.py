@@ -405,7 +405,7 @@ def test_run_structures_artifacts(tmp_path):
     assert df["spacegroup"].value_counts().to_dict() == targets
     assert cc.loc[cc["spacegroup"] == 14, "symbol"].item() == "P2_1/c"
     oc = pd.read_csv(out / "outcomes.csv", keep_default_na=False)
-    assert list(oc.columns) == ["source", "name", "status", "reason", "id"]
+    assert list(oc.columns) == ["source", "name", "status", "reason", "id", "detail"]
     assert sorted(oc.loc[oc["status"] == "kept", "id"]) == list(df["id"])
     assert (oc.loc[oc["status"] == "skipped", "reason"] != "").all()
     assert (out / "class_counts.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -67,9 +67,11 @@ def make_corpus(root) -> dict[str, str]:
     tiny = Structure(Lattice.cubic(0.3), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     huge = Structure(Lattice.cubic(2000.0), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     close = Structure(Lattice.cubic(5.0), ["Na", "Cl"], [[0, 0, 0], [0.02, 0, 0]])
-    for name, s in (("tiny", tiny), ("huge", huge), ("close", close)):
+    for name, s in (("tiny", tiny), ("huge", huge)):
         write(root, f"bad/absurd_{name}.cif", cif_text(s))
         expected[f"bad/absurd_{name}.cif"] = "absurd_cell"
+    write(root, "bad/absurd_close.cif", cif_text(close))
+    expected["bad/absurd_close.cif"] = "overlapping_atoms"
     kbr = Structure.from_spacegroup(225, Lattice.cubic(6.6), ["K", "Br"], [[0, 0, 0], [0.5] * 3])
     write(root, "big/supercell.cif", cif_text(kbr * (2, 2, 1)))
     expected["big/supercell.cif"] = ""  # standardised back to the 8-site cell

@@ -607,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"xtalsym: {e}", file=sys.stderr)
         return 2
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
+    except (ValueError, OSError, RuntimeError) as e:  # OSError: e.g. a full disk, named
         print(f"xtalsym {args.command}: error: {e}", file=sys.stderr)
         return 1
 

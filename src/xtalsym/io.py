@@ -7,6 +7,7 @@ so an interrupted run never leaves a truncated file that Snakemake would take as
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -26,24 +27,112 @@ from . import __version__
 logger = logging.getLogger(__name__)
 
 
+#: errno values that only a write raises: a full disk or quota, a read-only file system.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
+
+
+def _write_error(dest: Path, e: OSError) -> OSError:
+    """The same OSError (errno kept) with a message that names what failed."""
+    why = e.strerror or str(e)
+    err = type(e)(e.errno, f"writing {dest} failed: {why} (no partial {dest.name} was left)")
+    err.filename = str(dest)
+    return err
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``dest``; rename it onto ``dest`` on success."""
+    """Yield a temporary path beside ``dest``; rename it onto ``dest`` on success.
+
+    On any error (a full disk, a read-only directory) the temporary file is removed and
+    ``dest`` is left untouched; an OSError is re-raised naming ``dest``.
+    """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        os.close(fd)
+    except OSError as e:
+        raise _write_error(dest, e) from e
     tmp_path = Path(tmp)
     # mkstemp creates 0600; give the artifact the mode a plain open() would.
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)
     try:
-        yield tmp_path
-        os.replace(tmp_path, dest)
+        try:
+            yield tmp_path
+        except OSError as e:
+            if e.errno not in WRITE_ERRNOS or str(e).startswith(f"[Errno {e.errno}] writing "):
+                raise  # not a failed write, or one already named (a nested atomic write)
+            raise _write_error(dest, e) from e
+        try:
+            os.chmod(tmp_path, 0o666 & ~umask)
+            os.replace(tmp_path, dest)
+        except OSError as e:
+            raise _write_error(dest, e) from e
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        with contextlib.suppress(OSError):
+            tmp_path.unlink(missing_ok=True)
+
+
+#: The Snakemake rule that writes each pipeline artifact (by file name), so that a stage that
+#: finds its input damaged can say which rule rebuilds it.
+PRODUCERS = {
+    "structures.parquet": "generate_structures",
+    "outcomes.csv": "generate_structures",
+    "patterns.h5": "simulate_patterns",
+    "shaped.h5": "shape_patterns",
+    "unshaped.h5": "shape_patterns",
+    "split.csv": "split_dataset",
+    "class_weights.csv": "split_dataset",
+    "model.pt": "train_model",
+    "model_card.json": "train_model",
+}
+
+
+class DamagedArtifactError(ValueError):
+    """An input artifact is missing, truncated or unreadable (the message names the rule)."""
+
+
+def check_artifact(path: str | os.PathLike) -> Path:
+    """Return ``path`` if it is a whole artifact, else raise :class:`DamagedArtifactError`.
+
+    Cheap structural checks that a truncated file fails: HDF5 opens (its superblock records
+    the file's end) and every dataset's header reads; Parquet's footer reads; JSON parses; a
+    CSV ends with a newline (as every writer here ends it); a torch file's zip directory reads.
+    """
+    import zipfile
+
+    p = Path(path)
+    rule = PRODUCERS.get(p.name)
+    fix = (f"; rule {rule} writes it: delete it and rerun (snakemake --forcerun {rule})"
+           if rule else "; delete it and rerun the stage that wrote it")  # fmt: skip
+    if not p.is_file():
+        raise DamagedArtifactError(f"{p}: missing{fix}")
+    try:
+        if p.suffix in (".h5", ".hdf5"):
+            with h5py.File(p, "r") as h5:
+                h5.visititems(lambda name, obj: getattr(obj, "shape", None) and None)
+        elif p.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            pq.ParquetFile(p).metadata  # noqa: B018 - reading the footer is the check
+        elif p.suffix == ".json":
+            json.loads(p.read_text())
+        elif p.suffix == ".csv":
+            size = p.stat().st_size
+            with open(p, "rb") as fh:
+                fh.seek(max(0, size - 1))
+                if size == 0 or fh.read(1) != b"\n":
+                    raise ValueError("it does not end with a newline")
+        elif p.suffix == ".pt":
+            with zipfile.ZipFile(p) as z:
+                z.namelist()
+    except DamagedArtifactError:
+        raise
+    except Exception as e:  # h5py OSError, ArrowInvalid, BadZipFile, ...
+        raise DamagedArtifactError(f"{p}: truncated or unreadable ({type(e).__name__}: "
+                                   f"{' '.join(str(e).split())[:200]}){fix}") from e  # fmt: skip
+    return p
 
 
 def write_text(dest: str | os.PathLike, text: str) -> None:
@@ -183,10 +272,21 @@ class ResumableH5(contextlib.AbstractContextManager):
 
     def __exit__(self, *exc: Any) -> None:
         if exc[0] is not None:
-            self.h5.close()
+            # Keep the partial file for the next run; closing a file on a full disk can fail
+            # too, and must not hide the error that stopped the run.
+            with contextlib.suppress(Exception):
+                self.h5.close()
+            if isinstance(exc[1], OSError):
+                logger.error("writing %s failed (%s); the finished tasks stay in %s and a "
+                             "rerun resumes from them", self.dest, exc[1], self.path)  # fmt: skip
             return
-        del self.h5.attrs["_resume_key"], self.h5["_tasks_done"]
-        self.h5.close()
+        try:
+            del self.h5.attrs["_resume_key"], self.h5["_tasks_done"]
+            self.h5.close()
+        except OSError as e:
+            with contextlib.suppress(Exception):
+                self.h5.close()
+            raise _write_error(self.dest, e) from e
         os.replace(self.path, self.dest)
 
 

@@ -148,25 +148,9 @@ def _check_axis_order(paths: Sequence[Path]) -> None:
 
 def _read_rgb(path: Path) -> np.ndarray:
     """An authors'-format shaped image as uint8 (H, W, 3); ValueError naming the file."""
-    from PIL import Image, UnidentifiedImageError
+    from .shaping.imagefiles import read_shaped_image
 
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
-    try:
-        with Image.open(path) as im:
-            if im.mode not in ("RGB", "RGBA", "P"):
-                raise ValueError(
-                    f"{path}: a shaped image must be the authors' RGB composition, got mode "
-                    f"{im.mode} (for raw patterns, leave out --shaped)"
-                )
-            arr = np.asarray(im.convert("RGB"))
-    except UnidentifiedImageError as e:
-        raise ValueError(f"{path}: not a readable image") from e
-    except OSError as e:
-        raise ValueError(f"{path}: corrupt or truncated image ({e})") from e
-    if arr.shape[0] != arr.shape[1]:
-        raise ValueError(f"{path}: image must be square, got {arr.shape[1]} x {arr.shape[0]} px")
-    return arr
+    return read_shaped_image(path)
 
 
 def image_inputs(paths: Sequence[Path], card: dict[str, Any], shaped: bool) -> np.ndarray:

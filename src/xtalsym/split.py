@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .io import derive_seed, read_table, write_table
+from .io import check_artifact, derive_seed, read_table, write_table
 from .paths import name
 from .spacegroups import crystal_system, resolve_classes
 
@@ -199,7 +199,7 @@ def run_split(
     out_dir = Path(out_dir)
     classes = resolve_classes(cfg["classes"])
     # Only the label and family columns: the structure JSON would make memory grow with N.
-    path = Path(structures_path)
+    path = check_artifact(structures_path)
     if path.suffix == ".parquet":
         names = set(pq.read_schema(path).names)
         cols = [c for c in ("id", "spacegroup", "formula", "prototype") if c in names]

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..io import read_ids, write_json, write_table
+from ..io import check_artifact, read_ids, write_json, write_table
 from ..spacegroups import crystal_system
 from . import figures
 from .inputs import default_device, sg_symbol
@@ -191,6 +191,8 @@ def run_evaluation(
     from .calibration import fit_temperature, nll, softmax
     from .views import view_logits, views_table
 
+    check_artifact(images_path)
+    check_artifact(split_path)
     device = default_device()
     model, card = load_bundle(model_dir, device=device)
     classes = [int(c) for c in card["classes"]]

@@ -35,7 +35,15 @@ import numpy as np
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from ..io import ResumableH5, atomic_path, derive_seed, image_dataset, input_key, stamp_attrs
+from ..io import (
+    ResumableH5,
+    atomic_path,
+    check_artifact,
+    derive_seed,
+    image_dataset,
+    input_key,
+    stamp_attrs,
+)
 from ..spacegroups import crystal_system
 from .crystal import crystal_from_structure
 from .simulate import Settings, prepare, simulate_crystal
@@ -183,7 +191,7 @@ def run_simulation(
     settings = Settings.from_params(params)
     n_var, size = int(params["n_variants"]), settings.size
     workers, chunk = int(params["workers"]), int(params["chunk_size"])
-    pf = pq.ParquetFile(structures_path)
+    pf = pq.ParquetFile(check_artifact(structures_path))
     n = pf.metadata.num_rows
     row_bytes = n_var * 3 * size * size
     rows_per_chunk = max(1, min(CHUNK_BYTES // row_bytes, n))  # as image_dataset clips it

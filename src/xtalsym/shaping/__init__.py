@@ -22,7 +22,7 @@ from .core import (
     unshaped_batch,
 )
 from .figure import plot_examples
-from .imagefiles import axis_from_name, read_pattern_image, shape_image_files
+from .imagefiles import axis_from_name, read_pattern_image, read_shaped_image, shape_image_files
 from .resize import RESIZES, block_max, loader_indices, resize, resize_like_loader
 from .stage import run_shaping, shape_crystals
 
@@ -42,6 +42,7 @@ __all__ = [
     "RESIZES",
     "block_max",
     "resize",
+    "read_shaped_image",
     "resize_like_loader",
     "run_shaping",
     "shape",

@@ -26,7 +26,15 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from ..io import ResumableH5, image_dataset, input_key, read_ids, stamp_attrs, write_ids
+from ..io import (
+    ResumableH5,
+    check_artifact,
+    image_dataset,
+    input_key,
+    read_ids,
+    stamp_attrs,
+    write_ids,
+)
 from .core import ShapingOptions, shape_batch, unshaped_batch
 from .resize import resize
 
@@ -116,7 +124,7 @@ def run_shaping(
     opts = ShapingOptions.from_config(params["quirks"])
     size, chunk = int(params["input_size"]), int(params["chunk_size"])
     workers = int(params["workers"])
-    patterns_path, out_path = Path(patterns_path), Path(out_path)
+    patterns_path, out_path = check_artifact(patterns_path), Path(out_path)
     with h5py.File(patterns_path, "r") as f:
         if "patterns" not in f:
             raise ValueError(f"{patterns_path}: no 'patterns' dataset")

@@ -8,12 +8,20 @@ so a rerun after an interruption skips every finished chunk and a changed direct
 setting starts afresh. Only one chunk is in memory at a time in the parent, which streams the
 chunks into the artifact (see :mod:`.stage`).
 
-Per file: empty -> ``empty_file``; pymatgen's CifParser fails or finds no atoms ->
-``unparsable``; a non-element species -> ``unknown_element``; partial occupancy -> skipped
-(``partial_occupancy: skip``) or ordered to the majority species of each site (``order``);
-cell out of physical range -> ``absurd_cell``; then standardise and label
-(``too_many_sites``, ``outside_class_set``, ``symmetry_failed``). Duplicates are found later,
-across chunks and sources.
+Per file, each failure is the file's outcome, never the stage's: over ``max_file_mb`` (raw or
+decompressed) -> ``file_too_large``; an I/O error or corrupt gzip -> ``unreadable``; empty ->
+``empty_file``; more atom rows than the site limit allows (counted before parsing) ->
+``too_many_sites``; non-physical raw numbers -> ``absurd_cell``, ``bad_coordinates``,
+``bad_occupancy``; pymatgen's CifParser fails or finds no atoms -> ``unparsable`` (with what
+and where, :mod:`.cifscan`); a non-element species -> ``unknown_element``; partial occupancy ->
+skipped (``partial_occupancy: skip``) or ordered to the majority species of each site
+(``order``); cell out of physical range -> ``absurd_cell``, atoms closer than 0.5 Å ->
+``overlapping_atoms`` (exact duplicate rows are merged, and the outcome says so); then
+standardise and label (``too_many_sites``, ``outside_class_set``, ``symmetry_failed``). A file
+running past ``timeout_s`` -> ``timeout``; any other exception -> ``processing_error``; a worker
+process that dies -> its chunk is redone one file per process and the culprit is ``crashed``.
+The ``detail`` column says what exactly, and carries pymatgen's warnings for kept files.
+Duplicates are found later, across chunks and sources.
 """
 
 from __future__ import annotations
@@ -22,11 +30,15 @@ import gzip
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import shutil
+import signal
 import warnings
+import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from io import StringIO
 from pathlib import Path
@@ -38,8 +50,9 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..io import atomic_path
+from . import cifscan
 from .outcomes import Skip
-from .parallel import process_pool
+from .parallel import TimeLimitExceeded, process_pool, time_limit
 from .standard import check_cell, check_species, order_majority, structure_row
 
 logger = logging.getLogger(__name__)
@@ -48,6 +61,7 @@ SOURCE = "cif_dir"
 CHUNK_DIR = ".cif_chunks"
 SUFFIXES = (".cif", ".cif.gz")
 EARLY_SITE_FACTOR = 4  # a file with > 4 x max_sites atoms is too big in any setting
+OCCUPANCY_TOLERANCE = 0.01  # occupancies up to 1.01 (refinement noise) are scaled to 1
 
 CHUNK_SCHEMA = pa.schema(
     [
@@ -69,6 +83,7 @@ CHUNK_SCHEMA = pa.schema(
         ("gamma", pa.float64()),
         ("prototype", pa.string()),
         ("structure", pa.string()),
+        ("detail", pa.string()),
     ]
 )
 
@@ -82,6 +97,8 @@ class CifSettings:
     max_sites: int
     partial_occupancy: str
     classes: tuple[int, ...]
+    timeout_s: float | None = None  # per file, s (None: no limit)
+    max_bytes: int | None = None  # per file, raw and decompressed (None: no limit)
 
 
 def _strip_suffix(rel: str) -> str:
@@ -126,30 +143,115 @@ def cache_key(root: Path, files: Sequence[tuple[str, str]], st: CifSettings, chu
     return h.hexdigest()[:16]
 
 
-def read_cif_text(path: Path) -> str:
-    """The text of a .cif or .cif.gz file (undecodable bytes replaced)."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as fh:
-        return fh.read().decode("utf-8", errors="replace")
+def read_cif_text(path: Path, max_bytes: int | None = None) -> str:
+    """The text of a .cif or .cif.gz file (undecodable bytes replaced).
+
+    Raises Skip: ``file_too_large`` when the file, or its decompressed text, exceeds
+    ``max_bytes`` (read stops there, so a gzip bomb costs nothing); ``unreadable`` for an I/O
+    error or a corrupt or truncated gzip stream.
+    """
+    limit = max_bytes if max_bytes else -1
+    try:
+        size = path.stat().st_size
+        if max_bytes and size > max_bytes:
+            raise Skip("file_too_large", f"{size / 1e6:.1f} MB > {max_bytes / 1e6:g} MB")
+        if path.name.lower().endswith(".gz"):
+            with gzip.open(path, "rb") as fh:
+                data = fh.read(limit if limit < 0 else limit + 1)
+        else:
+            data = path.read_bytes()
+    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
+        raise Skip("unreadable", f"{type(e).__name__}: {e}") from e
+    if max_bytes and len(data) > max_bytes:
+        raise Skip("file_too_large", f"decompressed text > {max_bytes / 1e6:g} MB")
+    if b"\0" in data[:65536]:
+        raise Skip("unparsable", f"binary data (a NUL byte at offset {data.index(0)}), not a CIF")
+    return data.decode("utf-8", errors="replace")
 
 
-def parse_cif(text: str, st: CifSettings):
-    """The first structure of a CIF text, ordered per the policy and sanity-checked."""
+def _merge_duplicate_rows(parser: Any) -> list[str]:
+    """Drop atom rows identical to an earlier one but for the label (pymatgen would add their
+    occupancies); returns what was merged."""
+    notes = []
+    for block in parser._cif.data.values():  # pymatgen keeps the parsed blocks only here
+        for loop in block.loops:
+            if "_atom_site_fract_x" not in loop:
+                continue
+            cols = [c for c in loop if c != "_atom_site_label"]
+            n = len(block.data[loop[0]])
+            seen: dict[tuple, int] = {}
+            drop: dict[int, int] = {}
+            for i in range(n):
+                key = tuple(block.data[c][i] for c in cols)
+                if key in seen:
+                    drop[i] = seen[key]
+                else:
+                    seen[key] = i
+            if drop:
+                names = block.data.get("_atom_site_label") or [str(i) for i in range(n)]
+                for c in loop:
+                    block.data[c] = [v for i, v in enumerate(block.data[c]) if i not in drop]
+                pairs = ", ".join(f"{names[i]} = {names[j]}" for i, j in list(drop.items())[:5])
+                notes.append(f"merged {len(drop)} exact duplicate atom row(s) ({pairs})")
+    return notes
+
+
+def _short(msg: str, n: int = 200) -> str:
+    msg = " ".join(str(msg).split())
+    return msg if len(msg) <= n else msg[: n - 3] + "..."
+
+
+def read_cif_structure(text: str, max_sites: int | None = None) -> tuple[Any, list[str]]:
+    """The first structure of a CIF text as written (partial occupancies kept) and the notes
+    for its outcome (pymatgen's warnings, merged rows); raises :class:`Skip`.
+
+    Before pymatgen builds anything (it takes time quadratic in the atoms): the atom rows are
+    counted (``too_many_sites`` above ``EARLY_SITE_FACTOR`` x ``max_sites``) and the raw
+    numbers checked (:func:`.cifscan.check_values`). A file pymatgen cannot read is described
+    by :func:`.cifscan.diagnose` (what and where).
+    """
     from pymatgen.io.cif import CifParser
 
     if not text.strip():
         raise Skip("empty_file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pymatgen warns per odd tag: floods a 100k run
-            parser = CifParser(StringIO(text), check_cif=False)
+    scan = cifscan.scan_cif(text)
+    bound = cifscan.site_lower_bound(scan)
+    if max_sites is not None and bound > EARLY_SITE_FACTOR * max_sites:
+        raise Skip("too_many_sites", f"at least {bound} sites from the atom rows")
+    cifscan.check_values(scan, OCCUPANCY_TOLERANCE)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            parser = CifParser(
+                StringIO(text), occupancy_tolerance=1 + OCCUPANCY_TOLERANCE, check_cif=False
+            )
+            notes = _merge_duplicate_rows(parser)
             structures = parser.parse_structures(primitive=False, on_error="ignore")
-    except Exception as e:
-        raise Skip("unparsable", f"{type(e).__name__}: {e}") from e
+            error = ""
+        except Exception as e:
+            structures, error = [], _short(f"{type(e).__name__}: {e}")
+            parser = None
+            notes = []
+    said = list(getattr(parser, "warnings", []))
+    said += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    said = [_short(m.replace("No structure parsed for section 1 in CIF.", "")) for m in said]
     if not structures or len(structures[0]) == 0:
-        raise Skip("unparsable", "no structure with atoms")
+        detail = " | ".join(said + [error] if error else said)
+        if "exceeded tolerance" in detail or "sum to > 1" in detail:
+            raise Skip("bad_occupancy", f"occupancies of one site sum to more than 1 ({detail})")
+        if "below threshold" in detail:
+            raise Skip("absurd_cell", detail)
+        where = cifscan.diagnose(text, scan)
+        raise Skip("unparsable", "; ".join(where) or detail or "no structure with atoms")
+    notes += list(dict.fromkeys(said))[:5]
     s = structures[0]
     check_species(s)
+    return s, notes
+
+
+def parse_cif(text: str, st: CifSettings) -> tuple[Any, list[str]]:
+    """:func:`read_cif_structure`, ordered per the policy and sanity-checked."""
+    s, notes = read_cif_structure(text, st.max_sites)
     if not s.is_ordered:
         if st.partial_occupancy == "skip":
             raise Skip("partial_occupancy")
@@ -157,36 +259,88 @@ def parse_cif(text: str, st: CifSettings):
     if len(s) > EARLY_SITE_FACTOR * st.max_sites:
         raise Skip("too_many_sites", f"{len(s)} sites in the file")
     check_cell(s)
-    return s
+    return s, notes
 
 
 def process_file(root: Path, rel: str, sid: str, st: CifSettings) -> dict[str, Any]:
-    """One chunk record: outcome columns, plus the artifact row when kept."""
-    rec: dict[str, Any] = {"name": rel, "status": "skipped", "reason": "", "id": None}
+    """One chunk record: outcome columns, plus the artifact row when kept.
+
+    Never raises for the file's sake: any failure of reading, parsing, ordering, labelling or
+    standardising, or a run past ``st.timeout_s``, becomes the record's reason and detail.
+    """
+    rec: dict[str, Any] = {"name": rel, "status": "skipped", "reason": "", "id": None,
+                           "detail": ""}  # fmt: skip
     try:
-        s = parse_cif(read_cif_text(root / rel), st)
-        row = structure_row(
-            s, sid, SOURCE, st.symprec, max_sites=st.max_sites, classes=frozenset(st.classes),
-            setting=st.setting,
-        )  # fmt: skip
+        with time_limit(st.timeout_s):
+            s, notes = parse_cif(read_cif_text(root / rel, st.max_bytes), st)
+            row = structure_row(
+                s, sid, SOURCE, st.symprec, max_sites=st.max_sites,
+                classes=frozenset(st.classes), setting=st.setting,
+            )  # fmt: skip
     except Skip as e:
-        rec["reason"] = e.reason
+        rec["reason"], rec["detail"] = e.reason, _short(e.detail, 500)
         return rec
-    except OSError as e:
-        logger.debug("%s: %s", rel, e)
-        rec["reason"] = "unparsable"
+    except TimeLimitExceeded as e:
+        rec["reason"], rec["detail"] = "timeout", str(e)
+        return rec
+    except MemoryError:
+        rec["reason"], rec["detail"] = "crashed", "out of memory"
+        return rec
+    except Exception as e:  # a bug or an input no check foresaw: this file's outcome only
+        logger.warning("%s: unexpected %s: %s", rel, type(e).__name__, e)
+        rec["reason"], rec["detail"] = "processing_error", _short(f"{type(e).__name__}: {e}")
         return rec
     rec.update(row)
     rec["status"] = "kept"
+    rec["detail"] = _short("; ".join(notes), 500)
     return rec
 
 
+def _isolated_child(conn: Any, root: Path, rel: str, sid: str, st: CifSettings) -> None:
+    conn.send(process_file(root, rel, sid, st))
+    conn.close()
+
+
+def process_file_isolated(root: Path, rel: str, sid: str, st: CifSettings) -> dict[str, Any]:
+    """:func:`process_file` in a process of its own: a crash or a hang in native code becomes
+    the file's outcome (``crashed``, ``timeout``) instead of the stage's failure."""
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_isolated_child, args=(send, root, rel, sid, st), daemon=True)
+    proc.start()
+    send.close()
+    wait = 2 * st.timeout_s + 10 if st.timeout_s else None  # SIGALRM normally fires first
+    rec, hung = None, False
+    try:
+        hung = not recv.poll(wait)  # data, or EOF when the child dies
+        if not hung:
+            rec = recv.recv()
+    except (EOFError, OSError):
+        rec = None  # the child died before sending
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+        recv.close()
+    if rec is not None:
+        return rec
+    code = proc.exitcode
+    why = f"killed by {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
+    logger.warning("%s: the worker process died (%s)", rel, "hung" if hung else why)
+    return {"name": rel, "status": "skipped", "id": None, "reason": "timeout" if hung else "crashed",
+            "detail": f"over {wait:g} s in native code" if hung else f"worker process {why}"}  # fmt: skip
+
+
 def process_chunk(
-    root: str, files: Sequence[tuple[str, str]], st: CifSettings, dest: str
+    root: str, files: Sequence[tuple[str, str]], st: CifSettings, dest: str, isolated: bool = False
 ) -> tuple[int, int]:
-    """Parse ``files`` and write the chunk table to ``dest``; returns (kept, files)."""
+    """Parse ``files`` and write the chunk table to ``dest``; returns (kept, files).
+
+    ``isolated``: each file in a process of its own (after a worker died on this chunk).
+    """
     root_p = Path(root)
-    recs = [process_file(root_p, rel, sid, st) for sid, rel in files]
+    one = process_file_isolated if isolated else process_file
+    recs = [one(root_p, rel, sid, st) for sid, rel in files]
     table = pa.Table.from_pylist(recs, schema=CHUNK_SCHEMA)
     with atomic_path(dest) as tmp:
         pq.write_table(table, tmp)
@@ -195,6 +349,41 @@ def process_chunk(
 
 def chunk_path(cache: Path, k: int) -> Path:
     return cache / f"chunk-{k:05d}.parquet"
+
+
+def _parse_chunks(
+    root: Path, chunks: list, todo: list[int], st: CifSettings, cache: Path, workers: int, bar
+) -> list[int]:
+    """Parse chunks ``todo`` into cache files; returns those still to do after a worker died.
+
+    A worker that dies (the kernel's OOM killer, a crash in native code) breaks the pool. The
+    chunks that were running or queued then (the lowest unfinished, at most 2 x workers) are
+    redone one file per process, so only the culprit file is lost ("crashed"); the rest go
+    to a fresh pool.
+    """
+    try:
+        with process_pool(min(workers, len(todo))) as pool:
+            if pool is None:
+                for k in todo:
+                    process_chunk(str(root), chunks[k], st, str(chunk_path(cache, k)))
+                    bar.update(len(chunks[k]))
+                return []
+            futs = [
+                pool.submit(process_chunk, str(root), chunks[k], st, str(chunk_path(cache, k)))
+                for k in todo
+            ]
+            for fut in as_completed(futs):
+                bar.update(fut.result()[1])
+        return []
+    except BrokenProcessPool:
+        left = [k for k in todo if not chunk_path(cache, k).exists()]
+        suspects, rest = left[: 2 * workers], left[2 * workers :]
+        logger.warning("a cif_dir worker died; redoing chunk(s) %s one file per process",
+                       suspects)  # fmt: skip
+        for k in suspects:
+            process_chunk(str(root), chunks[k], st, str(chunk_path(cache, k)), isolated=True)
+            bar.update(len(chunks[k]))
+        return rest
 
 
 def parse_directory(
@@ -214,6 +403,8 @@ def parse_directory(
         max_sites=int(sconf["max_sites"]),
         partial_occupancy=str(c["partial_occupancy"]),
         classes=tuple(sorted(int(x) for x in classes)),
+        timeout_s=float(c["timeout_s"]) if c["timeout_s"] else None,
+        max_bytes=int(c["max_file_mb"] * 1e6) if c["max_file_mb"] else None,
     )
     size = int(c["chunk_size"])
     files = list_cif_files(root)
@@ -229,18 +420,9 @@ def parse_directory(
     n_todo = sum(len(chunks[k]) for k in todo)
     workers = int(sconf["workers"])
     with tqdm(total=n_todo, desc="cif_dir", unit="file", disable=not progress) as bar:
-        with process_pool(min(workers, len(todo))) as pool:
-            if pool is None:
-                for k in todo:
-                    process_chunk(str(root), chunks[k], st, str(chunk_path(cache, k)))
-                    bar.update(len(chunks[k]))
-            else:
-                futs = [
-                    pool.submit(process_chunk, str(root), chunks[k], st, str(chunk_path(cache, k)))
-                    for k in todo
-                ]
-                for fut in as_completed(futs):
-                    bar.update(fut.result()[1])
+        while todo:
+            todo = _parse_chunks(root, chunks, todo, st, cache, workers, bar)
+    # Older caches (other files or settings) are of no further use.
     # Older caches (other files or settings) are of no further use.
     for other in base.iterdir():
         if other.is_dir() and other != cache:

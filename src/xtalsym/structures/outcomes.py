@@ -12,21 +12,28 @@ from dataclasses import dataclass
 #: Why an input was skipped. Keys are the ``reason`` values written to outcomes.csv.
 REASONS: dict[str, str] = {
     "empty_file": "the file is empty or holds only whitespace",
+    "file_too_large": "the file (or its decompressed text) exceeds structures.cif_dir.max_file_mb",
+    "unreadable": "the file cannot be read or decompressed (I/O error, corrupt gzip)",
     "unparsable": "the file is not a readable crystal structure (syntax error, no atoms)",
     "unknown_element": "a site names a species that is not a chemical element",
     "partial_occupancy": "partially occupied sites and partial_occupancy: skip",
-    "absurd_cell": "cell lengths, volume per atom or interatomic distances out of physical range",
+    "absurd_cell": "cell lengths or angles non-finite, negative or out of range, or volume per atom",
+    "bad_coordinates": "an atom's fractional coordinate is missing, not finite or not a number",
+    "bad_occupancy": "an occupancy is not finite, negative, or a site sums to more than 1",
+    "overlapping_atoms": "two atoms closer than 0.5 Å (exact duplicate rows are merged instead)",
     "too_many_sites": "more sites than structures.max_sites in the conventional cell",
     "symmetry_failed": "spglib found no symmetry dataset at symprec",
     "outside_class_set": "the spglib space group is not in the configured class set",
     "duplicate": "same reduced formula, space group and primitive-cell size as a kept structure",
     "generation_failed": "pyxtal could not place the composition in the requested group",
-    "timeout": "pyxtal did not finish within the per-attempt time limit",
+    "timeout": "parsing one CIF (structures.cif_dir.timeout_s) or one pyxtal attempt took too long",
+    "crashed": "the process working on the file died (out of memory, a crash in native code)",
+    "processing_error": "an unexpected error while ordering, labelling or standardising the file",
     "surplus": "a valid synthetic structure for a class that already has its count",
     "download_failed": "a Materials Project document without a usable structure",
 }
 
-OUTCOME_COLUMNS = ("source", "name", "status", "reason", "id")
+OUTCOME_COLUMNS = ("source", "name", "status", "reason", "id", "detail")
 
 
 class Skip(Exception):
@@ -49,6 +56,7 @@ class Outcome:
     status: str  # kept or skipped
     reason: str = ""
     id: str = ""
+    detail: str = ""  # what exactly was wrong, where (line, tag); parser warnings of kept files
 
     def as_dict(self) -> dict[str, str]:
         return {k: getattr(self, k) for k in OUTCOME_COLUMNS}

@@ -47,7 +47,7 @@ def _write_cif_source(
         keep_mask, outcomes = [], []
         rows = table.select(["formula", "spacegroup", "symbol", "n_sites"]).to_pylist()
         for rec, is_kept, row in zip(
-            table.select(["name", "reason", "id"]).to_pylist(), kept, rows, strict=True
+            table.select(["name", "reason", "id", "detail"]).to_pylist(), kept, rows, strict=True
         ):
             ok = is_kept and dedup.add(row)
             keep_mask.append(ok)
@@ -59,6 +59,7 @@ def _write_cif_source(
                     "kept" if ok else "skipped",
                     reason,
                     rec["id"] if ok else "",
+                    rec["detail"] or "",
                 )  # fmt: skip
             )
         w.write_rows(table.filter(pa.array(keep_mask, type=pa.bool_())))

@@ -20,7 +20,6 @@ monoclinic and triclinic cells only z is a lattice direction ([001]).
 from __future__ import annotations
 
 import contextlib
-import gzip
 import logging
 import math
 import warnings
@@ -162,24 +161,46 @@ def check_species(structure: Structure) -> None:
 
 
 def check_cell(structure: Structure) -> None:
-    """Raise Skip(absurd_cell) for a cell outside the physical bounds of this module."""
+    """Raise Skip for a structure outside the physical bounds of this module.
+
+    ``absurd_cell``: non-finite lattice or cell edges, angles or volume per site out of range;
+    ``bad_coordinates``: non-finite coordinates; ``bad_occupancy``: a non-finite or negative
+    occupancy, or a site summing to more than 1; ``overlapping_atoms``: two sites (or a site
+    and its periodic image) closer than ``MIN_DISTANCE``.
+    """
     lat = structure.lattice
     n = len(structure)
     if n == 0:
         raise Skip("unparsable", "no atoms")
+    if not np.all(np.isfinite(lat.matrix)):
+        raise Skip("absurd_cell", "non-finite lattice vectors")
     abc = np.array(lat.abc)
     if not np.all(np.isfinite(abc)) or abc.min() < MIN_LENGTH or abc.max() > MAX_LENGTH:
         raise Skip("absurd_cell", f"cell lengths {np.round(abc, 3).tolist()} Å")
+    angles = np.array(lat.angles)
+    if not np.all(np.isfinite(angles)) or angles.min() <= 0 or angles.max() >= 180:
+        raise Skip("absurd_cell", f"cell angles {np.round(angles, 3).tolist()} deg")
     vps = lat.volume / n
     if not math.isfinite(vps) or not MIN_VOLUME_PER_SITE <= vps <= MAX_VOLUME_PER_SITE:
         raise Skip("absurd_cell", f"{vps:.3g} Å³ per site")
+    frac = structure.frac_coords
+    if not np.all(np.isfinite(frac)):
+        i = int(np.argwhere(~np.isfinite(frac))[0, 0])
+        raise Skip("bad_coordinates", f"site {i} ({structure[i].species}) at {frac[i].tolist()}")
+    occ = np.array([sum(site.species.values()) for site in structure])
+    each = np.array([o for site in structure for o in site.species.values()])
+    if not np.all(np.isfinite(each)) or each.min() < 0 or occ.max() > 1 + 1e-6:
+        i = int(np.argmax(~np.isfinite(occ) | (occ > 1 + 1e-6) | (occ < 0)))
+        raise Skip("bad_occupancy", f"site {i} ({structure[i].species}) occupancy {occ[i]:g}")
     if n > 1:
         d = structure.distance_matrix
         np.fill_diagonal(d, np.inf)
         if d.min() < MIN_DISTANCE:
-            raise Skip("absurd_cell", f"atoms {d.min():.3f} Å apart")
+            i, j = np.unravel_index(np.argmin(d), d.shape)
+            raise Skip("overlapping_atoms", f"sites {i} ({structure[i].species}) and {j} "
+                       f"({structure[j].species}) {d.min():.3f} Å apart")  # fmt: skip
     elif min(abc) < MIN_DISTANCE:
-        raise Skip("absurd_cell", "atom overlaps its periodic image")
+        raise Skip("overlapping_atoms", "the atom overlaps its periodic image")
 
 
 def prototype(number: int, wyckoffs: list[str], equivalent_atoms: np.ndarray) -> str:
@@ -242,36 +263,74 @@ def structure_row(
     }
 
 
-def read_structure_file(path: str | Path) -> Structure:
+def _cif_dir_default(key: str) -> Any:
+    """A default of ``structures.cif_dir`` from the config schema (the single source)."""
+    from ..config import schema
+
+    return schema()["properties"]["structures"]["properties"]["cif_dir"]["properties"][key][
+        "default"
+    ]
+
+
+def read_structure_file(
+    path: str | Path, *, max_file_mb: float | None = -1, timeout_s: float | None = -1
+) -> Structure:
     """Read any structure file pymatgen understands (CIF, .cif.gz, POSCAR, ...).
 
-    Returns the structure as written (partial occupancies kept); raises
-    ``ValueError("<path>: <reason>")`` for a missing, empty or unreadable file, or one whose
-    sites name no chemical element.
+    Returns the structure as written (partial occupancies kept); pymatgen's warnings about it
+    (an element guessed from a site label, merged duplicate rows) are logged, naming the file,
+    and kept in ``structure.properties["read_warnings"]``. Raises
+    ``ValueError("<path>: <reason>")`` for a missing, empty, oversized, unreadable or corrupt
+    file, a CIF error (what and where: line or tag, :mod:`.cifscan`), a parse running past
+    ``timeout_s``, sites that name no chemical element, and non-physical cells, coordinates,
+    occupancies or overlapping atoms (:func:`check_cell`). ``max_file_mb`` and ``timeout_s``
+    default (-1) to the config schema's ``structures.cif_dir`` values; None means no limit.
     """
+    from .cif import _short, read_cif_structure, read_cif_text
+    from .parallel import TimeLimitExceeded, time_limit
+
     path = Path(path)
+    if max_file_mb == -1:
+        max_file_mb = _cif_dir_default("max_file_mb")
+    if timeout_s == -1:
+        timeout_s = _cif_dir_default("timeout_s")
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
-    opener = gzip.open if path.suffix == ".gz" else open
+    is_cif = path.name.lower().endswith((".cif", ".cif.gz", ".mcif"))
+    notes: list[str] = []
     try:
-        with opener(path, "rb") as fh:
-            empty = not fh.read(4096).strip()
-    except OSError as e:
-        raise ValueError(f"{path}: cannot read ({e})") from e
-    if empty:
-        raise ValueError(f"{path}: empty file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            structure = Structure.from_file(path)
-    except Exception as e:
-        raise ValueError(f"{path}: not a readable structure ({type(e).__name__}: {e})") from e
-    if len(structure) == 0:
-        raise ValueError(f"{path}: no atoms")
-    try:
-        check_species(structure)
+        with time_limit(timeout_s):
+            # The text first, for every format: size and gzip limits, empty and binary files.
+            text = read_cif_text(path, int(max_file_mb * 1e6) if max_file_mb else None)
+            if not text.strip():
+                raise Skip("empty_file")
+            if is_cif:
+                structure, notes = read_cif_structure(text)
+            else:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    try:
+                        structure = Structure.from_file(path)
+                    except Exception as e:
+                        raise Skip("unparsable", _short(f"{type(e).__name__}: {e}")) from e
+                notes = [_short(str(w.message)) for w in caught
+                         if issubclass(w.category, UserWarning)]  # fmt: skip
+                check_species(structure)
+            check_cell(structure)
     except Skip as e:
-        raise ValueError(f"{path}: unknown element {e.detail}") from e
+        what = {"empty_file": "empty file", "unparsable": "not a readable structure"}.get(
+            e.reason, e.reason.replace("_", " ")
+        )
+        raise ValueError(f"{path}: {what}" + (f" ({e.detail})" if e.detail else "")) from e
+    except TimeLimitExceeded as e:
+        raise ValueError(f"{path}: reading took too long ({e}; limit timeout_s)") from None
+    except MemoryError as e:
+        raise ValueError(f"{path}: out of memory while reading") from e
+    except Exception as e:  # a case no check foresaw: still this file's error, by name
+        raise ValueError(f"{path}: cannot be read ({type(e).__name__}: {e})") from e
+    for note in dict.fromkeys(notes):
+        logger.warning("%s: %s", path, note)
+    structure.properties["read_warnings"] = list(dict.fromkeys(notes))
     return structure
 
 

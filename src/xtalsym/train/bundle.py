@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..io import atomic_path, write_json, write_table
+from ..io import atomic_path, check_artifact, write_json, write_table
 from ..models import build_model
 from .data import compose_inputs
 
@@ -41,7 +41,8 @@ def save_bundle(
 def load_bundle(model_dir: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module, dict]:
     """The trained model (eval mode, on ``device``) and its card."""
     model_dir = Path(model_dir)
-    card = json.loads((model_dir / CARD).read_text())
+    card = json.loads(check_artifact(model_dir / CARD).read_text())
+    check_artifact(model_dir / WEIGHTS)
     model = build_model(card["arch"], len(card["classes"]), **card["arch_params"])
     state = torch.load(model_dir / WEIGHTS, map_location="cpu", weights_only=True)
     model.load_state_dict(state)

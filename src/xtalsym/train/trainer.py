@@ -32,7 +32,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import __version__
-from ..io import derive_seed, write_table
+from ..io import check_artifact, derive_seed, write_table
 from ..models import build_model, count_parameters
 from ..spacegroups import resolve_classes
 from .bundle import save_bundle
@@ -249,6 +249,8 @@ def run_training(
     device = select_device(tcfg["device"])
     ckpt_path = Path(ckpt_dir) / CHECKPOINT
 
+    for path in (images_path, split_path, weights_path):
+        check_artifact(path)
     image_file = open_image_file(images_path)
     mode = image_file.attrs.get("mode")
     if mode is not None and mode != input_mode:
