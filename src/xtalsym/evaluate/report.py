@@ -107,6 +107,24 @@ def provenance_sections(structures_dir: Path, split_dir: Path, out: Path) -> lis
     rel = _copy(structures_dir / "class_counts.png", out, "figures/structures_class_counts.png")
     if rel:
         blocks.append(("figure", rel, "Structures per space group, coloured by crystal system."))
+    realism = structures_dir / "realism.csv"
+    if realism.is_file():
+        r = pd.read_csv(realism)
+        keep = ["sites_per_cell", "volume_per_atom", "longest_edge", "share_contact_below_0.7",
+                "general_position_share"]  # fmt: skip
+        r = r[r["measure"].isin(keep)]
+        r = r.pivot(index="crystal_system", columns="measure", values="median")[keep]
+        ref = pd.read_csv(realism).query("crystal_system == 'all'").set_index("measure")
+        r.loc["reference (all)"] = [ref["reference"].get(k) for k in keep]
+        blocks += [
+            ("text", "Realism of the structures (medians; references in docs/synthetic.md):"),
+            ("table", r.reset_index().round(3)),
+        ]
+    rel = _copy(structures_dir / "realism.png", out, "figures/structures_realism.png")
+    if rel:
+        blocks.append(
+            ("figure", rel, "Structure statistics against real-crystal references (realism.csv).")
+        )
     split_counts = split_dir / "class_counts.csv"
     if split_counts.is_file():
         s = pd.read_csv(split_counts)
