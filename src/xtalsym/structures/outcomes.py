@@ -20,8 +20,8 @@ REASONS: dict[str, str] = {
     "symmetry_failed": "spglib found no symmetry dataset at symprec",
     "outside_class_set": "the spglib space group is not in the configured class set",
     "duplicate": "same reduced formula, space group and primitive-cell size as a kept structure",
-    "generation_failed": "pyxtal could not place the composition in the requested group",
-    "timeout": "pyxtal did not finish within the per-attempt time limit",
+    "generation_failed": "the generator could not place a composition in the requested group",
+    "timeout": "the generator did not finish within the per-attempt time limit",
     "surplus": "a valid synthetic structure for a class that already has its count",
     "download_failed": "a Materials Project document without a usable structure",
 }
