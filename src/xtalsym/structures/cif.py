@@ -78,6 +78,7 @@ class CifSettings:
     """Everything that changes a parsed row (part of the chunk cache key)."""
 
     symprec: float
+    setting: str
     max_sites: int
     partial_occupancy: str
     classes: tuple[int, ...]
@@ -165,8 +166,9 @@ def process_file(root: Path, rel: str, sid: str, st: CifSettings) -> dict[str, A
     try:
         s = parse_cif(read_cif_text(root / rel), st)
         row = structure_row(
-            s, sid, SOURCE, st.symprec, max_sites=st.max_sites, classes=frozenset(st.classes)
-        )
+            s, sid, SOURCE, st.symprec, max_sites=st.max_sites, classes=frozenset(st.classes),
+            setting=st.setting,
+        )  # fmt: skip
     except Skip as e:
         rec["reason"] = e.reason
         return rec
@@ -208,6 +210,7 @@ def parse_directory(
     root = Path(c["path"]).expanduser().resolve()
     st = CifSettings(
         symprec=float(sconf["symprec"]),
+        setting=str(sconf["setting"]),
         max_sites=int(sconf["max_sites"]),
         partial_occupancy=str(c["partial_occupancy"]),
         classes=tuple(sorted(int(x) for x in classes)),

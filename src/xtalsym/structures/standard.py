@@ -90,16 +90,37 @@ def label(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> tuple[int, 
     return int(ds.number), str(ds.international)
 
 
-def standardise(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> Structure:
+SETTINGS = ("ita", "pymatgen")
+
+
+def standardise(
+    structure: Structure, symprec: float = DEFAULT_SYMPREC, setting: str = "ita"
+) -> Structure:
     """The conventional cell in the ITA standard setting, in the frame of the module docstring.
 
-    spglib's standardized conventional cell (``std_lattice``, ``std_positions``, idealised and
-    symmetrised at ``symprec`` Å) of the default Hall setting of the group; fractional
-    coordinates wrapped into [0, 1); site properties dropped. Raises Skip(symmetry_failed).
+    ``ita``: spglib's standardized conventional cell (``std_lattice``, ``std_positions``,
+    idealised and symmetrised at ``symprec`` Å) of the default Hall setting of the group.
+    ``pymatgen``: ``get_conventional_standard_structure()`` instead, which orders the axes by
+    length, so one group comes in several settings (P2_1/c and P2_1/a, Pnma and Pbnm); kept
+    for the ablation. Fractional coordinates wrapped into [0, 1); site properties dropped.
+    Raises Skip(symmetry_failed).
     """
-    ds = symmetry_dataset(structure, symprec)
-    lattice = np.asarray(ds.std_lattice, dtype=np.float64)
-    frac = np.asarray(ds.std_positions, dtype=np.float64)
+    if setting == "pymatgen":
+        from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+        with _quiet_spglib():
+            conv = SpacegroupAnalyzer(
+                structure, symprec=symprec
+            ).get_conventional_standard_structure()
+        lattice, frac = conv.lattice.matrix, conv.frac_coords
+        types = [site.specie.Z for site in conv]
+    elif setting == "ita":
+        ds = symmetry_dataset(structure, symprec)
+        lattice = np.asarray(ds.std_lattice, dtype=np.float64)
+        frac = np.asarray(ds.std_positions, dtype=np.float64)
+        types = ds.std_types
+    else:
+        raise ValueError(f"setting must be one of {', '.join(SETTINGS)}, got {setting!r}")
     # A left-handed basis (-a, -b, -c) has the same parameters: flip the coordinates instead of
     # mirroring the crystal, which would swap enantiomorphic groups (P3_1 <-> P3_2).
     if np.linalg.det(lattice) < 0:
@@ -108,7 +129,7 @@ def standardise(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> Struc
     lattice = Lattice.from_parameters(*lat.abc, *lat.angles)
     frac = np.round(frac, 10) % 1.0
     frac[frac >= 1.0 - 1e-10] = 0.0
-    species = [_ELEMENTS[int(z)] for z in ds.std_types]
+    species = [_ELEMENTS[int(z)] for z in types]
     return Structure(lattice, species, frac)
 
 
@@ -180,6 +201,7 @@ def structure_row(
     *,
     max_sites: int | None = None,
     classes: frozenset[int] | set[int] | None = None,
+    setting: str = "ita",
 ) -> dict[str, Any]:
     """One row of structures.parquet: standardise ``structure`` and label the stored cell.
 
@@ -189,7 +211,7 @@ def structure_row(
     ``symmetry_failed``.
     """
     try:
-        std = standardise(structure, symprec)
+        std = standardise(structure, symprec, setting)
     except Skip:
         raise
     except Exception as e:  # spglib could not refine this cell

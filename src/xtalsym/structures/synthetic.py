@@ -73,6 +73,7 @@ class Settings:
     symprec: float
     max_sites: int
     volume_factor: float
+    setting: str = "ita"
     generator: str = "fast"
     pseudo_share: float = 0.0
     timeout_s: float = ATTEMPT_TIMEOUT_S
@@ -213,13 +214,17 @@ def _attempt(
     """One generated, standardised and labelled row (raises Skip)."""
     if st.generator == "fast":
         lat, frac, numbers = generate_cell(sg, rng, st.max_sites, st.pseudo_share, general)
-        return row_from_cell(
-            lat, frac, numbers, name, SOURCE, st.symprec, max_sites=st.max_sites,
-            classes=st.classes,
-        )  # fmt: skip
-    s = generate_structure(sg, rng, st, general)
+        if st.setting == "ita":  # the fast row builder stores the ITA setting only
+            return row_from_cell(
+                lat, frac, numbers, name, SOURCE, st.symprec, max_sites=st.max_sites,
+                classes=st.classes,
+            )  # fmt: skip
+        s = Structure(Lattice(lat), [int(z) for z in numbers], frac)
+    else:
+        s = generate_structure(sg, rng, st, general)
     return structure_row(
-        s, name, SOURCE, st.symprec, max_sites=st.max_sites, classes=st.classes
+        s, name, SOURCE, st.symprec, max_sites=st.max_sites, classes=st.classes,
+        setting=st.setting,
     )  # fmt: skip
 
 
@@ -442,6 +447,7 @@ def generate(
         symprec=float(sconf["symprec"]),
         max_sites=int(sconf["max_sites"]),
         volume_factor=float(syn["volume_factor"]),
+        setting=str(sconf["setting"]),
         generator=str(syn["generator"]),
         pseudo_share=float(syn["pseudo_share"]),
     )
