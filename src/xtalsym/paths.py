@@ -19,6 +19,8 @@ FILES: dict[str, str] = {
     "outcomes": "structures/outcomes.csv",
     "structure_counts": "structures/class_counts.csv",
     "structure_counts_figure": "structures/class_counts.png",
+    "realism": "structures/realism.csv",
+    "realism_figure": "structures/realism.png",
     # patterns stage
     "patterns": "patterns/patterns.h5",
     "patterns_figure": "patterns/examples.png",

@@ -121,6 +121,8 @@ rule build_report:
         histories=expand(P("history"), model=MODELS),
         robustness=robustness_outputs(),
         outcomes=rules.generate_structures.output.outcomes,
+        realism=rules.generate_structures.output.realism,
+        realism_figure=rules.generate_structures.output.realism_figure,
         real=real_outputs(),
         learning_curve=learning_curve_outputs(),
         structures=rules.generate_structures.output.counts,

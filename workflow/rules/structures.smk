@@ -8,9 +8,9 @@ rule generate_structures:
             caption="../report/class_counts.rst",
             category="Data",
         ),
-        realism=f"{R}/structures/realism.csv",
+        realism=P("realism"),
         realism_figure=report(
-            f"{R}/structures/realism.png",
+            P("realism_figure"),
             caption="../report/realism.rst",
             category="Data",
         ),

@@ -127,7 +127,27 @@ def provenance_sections(
     )
     if rel:
         blocks.append(("figure", rel, "Structures per space group, coloured by crystal system."))
-    split_counts = split_dir / paths.name("split_counts")
+    realism = structures_dir / paths.name("realism")
+    if realism.is_file():
+        r = pd.read_csv(realism)
+        keep = ["sites_per_cell", "volume_per_atom", "longest_edge", "share_contact_below_0.7",
+                "general_position_share"]  # fmt: skip
+        r = r[r["measure"].isin(keep)]
+        r = r.pivot(index="crystal_system", columns="measure", values="median")[keep]
+        ref = pd.read_csv(realism).query("crystal_system == 'all'").set_index("measure")
+        r.loc["reference (all)"] = [ref["reference"].get(k) for k in keep]
+        blocks += [
+            ("text", "Realism of the structures (medians; references in docs/synthetic.md):"),
+            ("table", r.reset_index().round(3)),
+        ]
+    rel = _copy(
+        structures_dir / paths.name("realism_figure"), out, "figures/structures_realism.png"
+    )
+    if rel:
+        blocks.append(
+            ("figure", rel, "Structure statistics against real-crystal references (realism.csv).")
+        )
+        split_counts = split_dir / paths.name("split_counts")
     if split_counts.is_file():
         s = pd.read_csv(split_counts)
         s["crystal_system"] = [crystal_system(g) for g in s["spacegroup"]]

@@ -26,7 +26,7 @@ from functools import cache, lru_cache
 
 import numpy as np
 
-from .chemistry import choose_cell, draw_composition
+from .chemistry import IONIC_FAMILIES, choose_cell, draw_composition
 from .outcomes import Skip
 from .placement import draw_lattice, group_table, lattice_matrix, place_orbit, pyxtal_data
 from .species import ALLOY_PACKING, assign, atomic_number, atomic_volume, covalent_radius
@@ -36,6 +36,7 @@ SET_DRAWS = 4  # Wyckoff sets (with their elements) tried per attempt
 LATTICE_DRAWS = 6  # lattices per Wyckoff set, each 4 % larger (hard sets are not dropped)
 CANDIDATES = 128  # free points drawn at once per orbit
 VOLUME_SD = 0.1  # log-normal spread of the cell volume
+ANION_CHARGE = {a: q for anions, _ in IONIC_FAMILIES.values() for a, q in anions}
 PSEUDO_SHIFT = (0.015, 0.05)  # Å, sd of the displacements of a pseudo-symmetric crystal
 
 
@@ -94,12 +95,16 @@ def _fallback_set(sg: int, max_sites: int, rng: np.random.Generator):
         cell = choose_cell(_position_table(sg), counts, max_sites, rng)
         if cell is None:
             continue
-        wps, elements = [], []
-        for el, labels in zip(species, cell[1], strict=True):
+        anion = ANION_CHARGE.get(species[-1]) if len(species) > 1 else None
+        wps, elements, charges = [], [], []
+        for k, (el, labels) in enumerate(zip(species, cell[1], strict=True)):
+            # ionic volumes for ionic compositions (cations as 2+: only the volume uses it)
+            q = 0 if anion is None else (-anion if k == len(species) - 1 else 2)
             for lab in labels:
                 wps.append(table.index(lab))
                 elements.append(el)
-        return wps, elements, None
+                charges.append(q)
+        return wps, elements, charges
     return None
 
 

@@ -213,7 +213,7 @@ def plot_realism(stats: pd.DataFrame, table: pd.DataFrame, dest: str | Path) -> 
         if col == "shortest_ratio":
             ax.axvline(CONTACT_LIMIT, color="#d62728", lw=1, label="0.7 (clash)")
         ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=6, frameon=False)
+        ax.legend(fontsize=6, frameon=False, loc="upper right")
     per = table[table["crystal_system"] != "all"]
     for ax, measure, title in ((axes.flat[4], "sites_per_cell", "median sites per cell"),
                                (axes.flat[5], "general_position_share", "general-position share")):  # fmt: skip
@@ -224,7 +224,7 @@ def plot_realism(stats: pd.DataFrame, table: pd.DataFrame, dest: str | Path) -> 
         ax.set_xticks(x)
         ax.set_xticklabels([s[:5] for s in g["crystal_system"]], fontsize=7, rotation=30)
         ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=6, frameon=False)
+        ax.legend(fontsize=6, frameon=False, loc="upper right")
     fig.suptitle(f"{len(stats)} structures vs real-crystal statistics", fontsize=10)
     fig.tight_layout()
     with atomic_path(dest) as tmp:

@@ -44,7 +44,7 @@ from .. import __version__
 from ..io import config_hash, derive_seed, write_json
 from .chemistry import choose_cell, draw_composition, wyckoff_table
 from .dedup import Deduplicator
-from .fast import generate_cell
+from .fast import generate_cell, wyckoff_statistics
 from .fastrow import row_from_cell
 from .outcomes import Outcome, Skip
 from .parallel import process_pool
@@ -405,6 +405,12 @@ class _Selection:
                 if self.drift[sg]:
                     found = ", ".join(f"{g} x{n}" for g, n in self.drift[sg].most_common(4))
                     parts.append(f"spglib found {found}")
+                real = [n for n, _, _ in wyckoff_statistics().get(sg, [])]
+                if real and min(real) > self.max_sites:
+                    parts.append(
+                        f"the smallest of its {len(real)} Materials Project Wyckoff sets has "
+                        f"{min(real)} sites > max_sites ({self.max_sites})"
+                    )
                 general = _wyckoff_table(sg)[0][0]
                 if general > self.max_sites:
                     parts.append(
