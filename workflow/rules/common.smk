@@ -93,7 +93,7 @@ def model_images(wildcards):
 
 
 def trained_modes():
-    return sorted({m["input"] for m in config["train"]["models"].values()})
+    return sorted({config["train"]["models"][m]["input"] for m in MODELS})
 
 
 def robustness_outputs():
