@@ -417,21 +417,25 @@ def test_robustness_figure_marks_training_noise_and_zooms_to_the_data(monkeypatc
     rows = [
         {"model": m, "noise": k, "level": lev, "sg_top1": acc - 0.02 * j, "n": 288}
         for m, acc in (("msdn", 0.13), ("vgg", 0.09))
-        for k, levels in (("displacement", [0.0, 0.05, 0.2]), ("background", [0.0, 10.0, 40.0]))
+        for k, levels in (("jitter", [0.0, 0.05, 0.2]), ("background", [0.0, 10.0, 40.0]))
         for j, lev in enumerate(levels)
     ]
     figures.plot_robustness(
         pd.DataFrame(rows), tmp_path / "r.png", chance=1 / 72,
-        training={"displacement": 0.02, "background": 2.0},
+        training={"jitter": (0.03, 0.03), "background": (0.0, 30.0)},
     )  # fmt: skip
     (fig,) = drawn
-    axes = fig.axes[:2]
-    for ax, level in zip(axes, (0.02, 2.0), strict=True):
+    jitter, background = fig.axes[:2]
+    for ax in (jitter, background):
         top = ax.get_ylim()[1]
         hi = wilson_interval(round(0.13 * 288), 288)[1]
         assert hi < top < 0.3  # the highest interval fits, and 13% is not squashed to the bottom
-        vertical = [ln for ln in ax.lines if len(set(ln.get_xdata())) == 1]
-        assert any(ln.get_xdata()[0] == level for ln in vertical)
+    # one training level: a vertical line there; a training range: a band over it
+    vertical = [ln for ln in jitter.lines if len(set(ln.get_xdata())) == 1]
+    assert any(ln.get_xdata()[0] == 0.03 for ln in vertical)
+    (band,) = [p for p in background.patches if p.get_label() == "training range"]
+    x0, x1 = band.get_x(), band.get_x() + band.get_width()
+    assert (x0, x1) == pytest.approx((0.0, 30.0))
     plt.close(fig)
 
 

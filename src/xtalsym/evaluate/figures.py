@@ -173,13 +173,14 @@ def plot_robustness(
     table: pd.DataFrame,
     path: str | os.PathLike,
     chance: float | None = None,
-    training: Mapping[str, float] | None = None,
+    training: Mapping[str, tuple[float, float]] | None = None,
 ) -> None:
     """Space-group top-1 accuracy against each noise level, one line per model, with 95 %
     Wilson intervals as error bars.
 
     ``table``: columns model, noise, level, sg_top1, n (robustness.csv); ``training``: noise
-    kind -> the level the models were trained at (marked by a vertical line). The y axis ends
+    kind -> the (lo, hi) range the models were trained on (a shaded band; a vertical line
+    when lo = hi). The y axis ends
     a little above the highest interval, so small accuracies stay readable.
     """
     kinds = [k for k in NOISE_AXES if k in set(table["noise"])] or sorted(set(table["noise"]))
@@ -217,7 +218,11 @@ def plot_robustness(
         if chance is not None:
             ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
         if training and kind in training:
-            ax.axvline(training[kind], color="#d62728", ls="--", lw=1, label="training level")
+            lo, hi = training[kind]
+            if hi > lo:
+                ax.axvspan(lo, hi, color="#d62728", alpha=0.12, label="training range")
+            else:
+                ax.axvline(lo, color="#d62728", ls="--", lw=1, label="training range")
         ax.set_xlabel(NOISE_AXES.get(kind, kind))
         ax.set_ylabel("space-group top-1 accuracy")
         ax.set_ylim(0, ymax)

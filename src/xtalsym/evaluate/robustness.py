@@ -35,6 +35,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..io import derive_seed, write_table
+from ..patterns.noise import as_range
 from ..spacegroups import class_index
 from . import figures
 from .inputs import ImageSpec, default_device, network_images
@@ -267,7 +268,7 @@ def run_robustness(
         table,
         out / "robustness.png",
         chance=1.0 / n_classes,
-        training={k: float(noise[k]) for k in NOISE_KINDS if k in noise},
+        training={k: as_range(noise[k]) for k in NOISE_KINDS if k in noise},
     )
     for kind in NOISE_KINDS:
         part = table[table["noise"] == kind]
