@@ -368,6 +368,8 @@ def test_cli_table_for_many_files(bundles, crystals, capsys):
         ("--top-k", "2.5", "'2.5' is not an integer"),
         ("--tta", "-1", "--tta: -1 must be at least 0"),
         ("--tta", "100000", "--tta: 100000 must be at most 256"),
+        ("--min-confidence", "1.5", "--min-confidence: 1.5 must be at most 1"),
+        ("--scale", "0", "--scale: 0 must be greater than 0"),
     ],
 )
 def test_bad_options_are_refused_with_a_message(bundles, crystals, capsys, option, value, message):
@@ -377,6 +379,34 @@ def test_bad_options_are_refused_with_a_message(bundles, crystals, capsys, optio
         )
     assert e.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_min_confidence_abstains_and_levels_have_their_own_probability(bundles, crystals):
+    from xtalsym.predict import predict_files
+
+    sure, unsure = (
+        predict_files([crystals / "nacl.cif"], bundles["msdn"], top_k=3, min_confidence=c)[0]
+        for c in (0.0, 1.0)
+    )
+    assert (
+        sure["decision"]["decided"]
+        and sure["decision"]["prediction"] == (sure["top_k"][0]["spacegroup"])
+    )
+    assert not unsure["decision"]["decided"] and unsure["decision"]["prediction"] is None
+    assert [sg for sg, _ in unsure["decision"]["candidates"]] == [
+        t["spacegroup"] for t in unsure["top_k"]
+    ]
+    assert "undecided" in format_record(unsure) and "decided" in format_record(sure)
+    levels = {h["level"]: h for h in sure["hierarchy"]}
+    assert list(levels) == [
+        "crystal_system", "bravais_lattice", "laue_class", "point_group", "diffraction_symbol",
+        "space_group",
+    ]  # fmt: skip
+    assert levels["space_group"]["value"].startswith(str(sure["top_k"][0]["spacegroup"]))
+    top = sure["top_k"][0]["probability"]
+    # a coarser level sums the classes below it: never less probable than the best class
+    assert all(top - 1e-6 <= h["probability"] <= 1 + 1e-9 for h in sure["hierarchy"])
+    assert "levels: crystal system" in format_record(sure)
 
 
 def test_library_refuses_bad_values_too(bundles, crystals):

@@ -416,6 +416,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="the images are already shaped (the authors' RGB format)",
     )  # fmt: skip
     p.add_argument(
+        "--min-confidence", type=_number(float, 0.0, 1.0), default=0.0, metavar="P",
+        help="below this top probability the answer is 'undecided', with the top candidates",
+    )  # fmt: skip
+    p.add_argument(
+        "--scale", type=_number(float, 0.0, open_lo=True), metavar="A^-1/px",
+        help="experimental pattern images: their scale in Å⁻¹ per pixel (any size and bit "
+        "depth; the direct beam is found and the image resampled to the model's grid)",
+    )  # fmt: skip
+    p.add_argument(
+        "--camera-length", type=_number(float, 0.0, open_lo=True), metavar="MM",
+        help="experimental images: camera length in mm (with --wavelength and --pixel-size)",
+    )  # fmt: skip
+    p.add_argument(
+        "--wavelength", type=_number(float, 0.0, open_lo=True), metavar="Å",
+        help="experimental images: wavelength in Å (with --camera-length)",
+    )  # fmt: skip
+    p.add_argument(
+        "--pixel-size", type=_number(float, 0.0, open_lo=True), metavar="MM",
+        help="experimental images: detector pixel size in mm (with --camera-length)",
+    )  # fmt: skip
+    p.add_argument(
         "--top-k", type=top_k_type, default=5, metavar="K",
         help="how many space groups to list, 1 or more (capped at the model's classes)",
     )  # fmt: skip
@@ -461,6 +482,21 @@ def summary_line(m: dict[str, Any]) -> str:
     )
 
 
+def experimental_calibration(args: argparse.Namespace) -> dict[str, float] | None:
+    """The calibration of experimental pattern images, or None for the project's own format."""
+    if args.scale is not None:
+        return {"scale": args.scale}
+    given = {"camera_length_mm": args.camera_length, "wavelength_a": args.wavelength,
+             "pixel_mm": args.pixel_size}  # fmt: skip
+    if all(v is None for v in given.values()):
+        return None
+    if any(v is None for v in given.values()):
+        raise ValueError(
+            "give --camera-length, --wavelength and --pixel-size together (or --scale)"
+        )
+    return given
+
+
 def run_predict(args: argparse.Namespace) -> int:
     """``xtalsym predict``: records as text, a table (several inputs) or JSON; exit status 0
     all classified, 1 none, 3 some failed."""
@@ -475,6 +511,8 @@ def run_predict(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         symprec=args.symprec,
         tta=args.tta,
+        min_confidence=args.min_confidence,
+        calibration=experimental_calibration(args),
     )
     failed = [r for r in records if r["status"] != "ok"]
     if args.json:

@@ -255,6 +255,8 @@ class Classifier:
         top_k: int = 5,
         symprec: float | None = None,
         tta: int = 0,
+        min_confidence: float = 0.0,
+        calibration: dict[str, float] | None = None,
     ):
         from .train import predict_proba
 
@@ -268,6 +270,11 @@ class Classifier:
         self.top_k = min(int(top_k), len(self.classes))
         self.symprec = _check_symprec(card_symprec(self.card) if symprec is None else symprec)
         self.shaped, self.tta = shaped, int(tta)
+        if not 0.0 <= float(min_confidence) <= 1.0:
+            raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
+        self.min_confidence = float(min_confidence)
+        # Experimental images: their calibration (scale, or camera length, wavelength, pixel).
+        self.calibration = dict(calibration or {})
         self.model_info = model_summary(self.card, model_dir)
         self._proba = predict_proba
 
@@ -290,7 +297,21 @@ class Classifier:
             "xtalsym_version": __version__,
             "simulation": None,
             "top_k": [],
+            "decision": None,
+            "hierarchy": [],
         }
+
+    def _answer(self, rec: dict[str, Any], proba: np.ndarray) -> dict[str, Any]:
+        """The top-k list, the decision (undecided below ``min_confidence``, with the
+        candidates) and each level of the symmetry hierarchy with its own probability."""
+        from .evaluate.coverage import abstain
+        from .evaluate.hierarchy import hierarchy_summary
+
+        rec["top_k"] = ranked(proba, self.classes, self.top_k)
+        d = abstain(proba, self.classes, self.min_confidence, k=self.top_k)
+        rec["decision"] = {**d, "min_confidence": self.min_confidence}
+        rec["hierarchy"] = hierarchy_summary(proba, self.classes)
+        return rec
 
     def record(self, inputs: Sequence[str | os.PathLike]) -> dict[str, Any]:
         """The record of one input (one structure file, or three images x, y, z).
@@ -315,9 +336,15 @@ class Classifier:
             rec = self._base(
                 ", ".join(map(str, paths)), "shaped images" if self.shaped else "pattern images"
             )
-            proba = self.probabilities(image_inputs(paths, self.card, self.shaped))
-            rec["top_k"] = ranked(proba, self.classes, self.top_k)
-            return rec
+            if self.calibration:
+                from .evaluate.inputs import ImageSpec, network_images
+                from .experimental import experimental_patterns
+
+                pats = experimental_patterns(paths, self.card, **self.calibration)
+                images = network_images(pats[None], ImageSpec.from_card(self.card))
+            else:
+                images = image_inputs(paths, self.card, self.shaped)
+            return self._answer(rec, self.probabilities(images))
         if self.shaped:
             raise ValueError(f"{paths[0]}: --shaped applies to pattern images, not structures")
         structure, number, symbol = prepare_structure(paths[0], self.symprec)
@@ -338,8 +365,7 @@ class Classifier:
         if found is not None:
             rec["true_rank"], rec["true_probability"] = found
         rec["simulation"] = mode_of(self.tta)
-        rec["top_k"] = ranked(proba, self.classes, self.top_k)
-        return rec
+        return self._answer(rec, proba)
 
 
 def classify(
@@ -388,11 +414,19 @@ def predict_files(
     top_k: int = 5,
     symprec: float | None = None,
     tta: int = 0,
+    min_confidence: float = 0.0,
+    calibration: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
     """One record per input: three images (all of ``inputs`` image files) are one input, else
     every path is a structure file. A bad file gets a record with ``status`` "error" and the
-    reason in ``error``; the others are still classified. A bad model raises ValueError."""
-    clf = Classifier(model_dir, shaped=shaped, top_k=top_k, symprec=symprec, tta=tta)
+    reason in ``error``; the others are still classified. A bad model raises ValueError.
+    ``min_confidence``: below it a record's decision is "undecided"; ``calibration``: pattern
+    images are experimental (xtalsym.experimental: ``scale`` Å⁻¹/px, or ``camera_length_mm``,
+    ``wavelength_a`` and ``pixel_mm``)."""
+    clf = Classifier(
+        model_dir, shaped=shaped, top_k=top_k, symprec=symprec, tta=tta,
+        min_confidence=min_confidence, calibration=calibration,
+    )  # fmt: skip
     paths = [Path(p) for p in inputs]
     groups = (
         [paths] if len(paths) == 3 and all(is_image(p) for p in paths) else [[p] for p in paths]
@@ -441,20 +475,40 @@ def verdict(rec: dict[str, Any]) -> str:
     return f"{head}; in the model's class set: {where}{flag}"
 
 
+def decision_line(rec: dict[str, Any]) -> str:
+    """ "undecided" with the candidates when the top probability is below --min-confidence,
+    else the decided space group; then each symmetry level with its own probability."""
+    d, top = rec.get("decision"), rec["top_k"][0]
+    if d is None:
+        return ""
+    levels = ", ".join(
+        f"{h['level'].replace('_', ' ')} {h['value']} ({h['probability']:.2f})"
+        for h in rec["hierarchy"]
+    )
+    if d["decided"]:
+        head = f"decided: {top['spacegroup']} {top['symbol']} (p = {top['probability']:.3f}"
+        head += f" >= {d['min_confidence']:g})" if d["min_confidence"] else ")"
+    else:
+        cands = " ".join(f"{sg} ({p:.2f})" for sg, p in d["candidates"])
+        head = f"undecided: top probability {top['probability']:.3f} < {d['min_confidence']:g}; "
+        head += f"candidates {cands}"
+    return f"  {head}\n  levels: {levels}"
+
+
 def format_record(rec: dict[str, Any]) -> str:
-    """The text output of one input: header, verdict, mode, top-k table."""
+    """The text output of one input: header, verdict, decision and levels, top-k table."""
     m = rec["model"]
     sim = rec.get("simulation")
     how = f"; patterns: {sim['mode']} ({sim['description']})" if sim else ""
-    return "\n".join(
-        [
-            f"{rec['input']}",
-            f"  model {m['name']} ({m['arch']}, {m['input_mode']}, {m['n_classes']} classes), "
-            f"xtalsym {rec['xtalsym_version']}{how}",
-            f"  {verdict(rec)}",
-            format_predictions(rec["top_k"]),
-        ]
-    )
+    lines = [
+        f"{rec['input']}",
+        f"  model {m['name']} ({m['arch']}, {m['input_mode']}, {m['n_classes']} classes), "
+        f"xtalsym {rec['xtalsym_version']}{how}",
+        f"  {verdict(rec)}",
+    ]
+    if decision_line(rec):
+        lines.append(decision_line(rec))
+    return "\n".join([*lines, format_predictions(rec["top_k"])])
 
 
 def format_table(records: Sequence[dict[str, Any]]) -> str:
