@@ -314,7 +314,7 @@ def _nacl_pngs(d):
 
 RECORD_KEYS = {
     "input", "kind", "status", "error", "spglib", "in_class_set", "true_rank",
-    "true_probability", "model", "xtalsym_version", "simulation", "top_k",
+    "true_probability", "model", "xtalsym_version", "simulation", "top_k", "decision", "hierarchy",
 }  # fmt: skip
 
 
