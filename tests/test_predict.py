@@ -393,7 +393,7 @@ def test_min_confidence_abstains_and_levels_have_their_own_probability(bundles, 
         and sure["decision"]["prediction"] == (sure["top_k"][0]["spacegroup"])
     )
     assert not unsure["decision"]["decided"] and unsure["decision"]["prediction"] is None
-    assert [sg for sg, _ in unsure["decision"]["candidates"]] == [
+    assert [c["spacegroup"] for c in unsure["decision"]["candidates"]] == [
         t["spacegroup"] for t in unsure["top_k"]
     ]
     assert "undecided" in format_record(unsure) and "decided" in format_record(sure)

@@ -309,7 +309,8 @@ class Classifier:
 
         rec["top_k"] = ranked(proba, self.classes, self.top_k)
         d = abstain(proba, self.classes, self.min_confidence, k=self.top_k)
-        rec["decision"] = {**d, "min_confidence": self.min_confidence}
+        cands = [{"spacegroup": sg, "probability": round(p, 6)} for sg, p in d["candidates"]]
+        rec["decision"] = {**d, "candidates": cands, "min_confidence": self.min_confidence}
         rec["hierarchy"] = hierarchy_summary(proba, self.classes)
         return rec
 
@@ -489,7 +490,7 @@ def decision_line(rec: dict[str, Any]) -> str:
         head = f"decided: {top['spacegroup']} {top['symbol']} (p = {top['probability']:.3f}"
         head += f" >= {d['min_confidence']:g})" if d["min_confidence"] else ")"
     else:
-        cands = " ".join(f"{sg} ({p:.2f})" for sg, p in d["candidates"])
+        cands = " ".join(f"{c['spacegroup']} ({c['probability']:.2f})" for c in d["candidates"])
         head = f"undecided: top probability {top['probability']:.3f} < {d['min_confidence']:g}; "
         head += f"candidates {cands}"
     return f"  {head}\n  levels: {levels}"
