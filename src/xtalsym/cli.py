@@ -380,19 +380,25 @@ def build_parser() -> argparse.ArgumentParser:
         "nested; val and test unchanged) and its class weights. `aggregate`: one row per "
         "(model, N) from evaluations in <model>_n<N> directories -> learning_curve.csv/.png.",
     )
-    lc = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    lc = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, help="subset or aggregate (see above)"
+    )
     q = lc.add_parser("subset", help="train rows cut to N per space group")
     _add_config_args(q)
     q.add_argument("--split", required=True, metavar="CSV", help="split.csv of the split stage")
-    q.add_argument("--per-class", required=True, type=int, metavar="N")
-    q.add_argument("--out-split", required=True, metavar="CSV")
-    q.add_argument("--out-weights", required=True, metavar="CSV")
+    q.add_argument(
+        "--per-class", required=True, type=int, metavar="N", help="train crystals per group"
+    )  # fmt: skip
+    q.add_argument("--out-split", required=True, metavar="CSV", help="the subset split.csv")
+    q.add_argument(
+        "--out-weights", required=True, metavar="CSV", help="class weights of the subset"
+    )  # fmt: skip
     q = lc.add_parser("aggregate", help="learning_curve.csv and learning_curve.png")
     _add_config_args(q)
     q.add_argument("--metrics", required=True, nargs="+", metavar="JSON", help=".../<model>_n<N>/")
     q.add_argument("--cards", required=True, nargs="+", metavar="JSON", help="model_card.json")
     q.add_argument("--benchmarks", nargs="+", metavar="TSV", help="training benchmarks")
-    q.add_argument("--out", required=True, metavar="DIR")
+    q.add_argument("--out", required=True, metavar="DIR", help="where the curve is written")
 
     p = command(
         "predict",
