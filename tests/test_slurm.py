@@ -212,10 +212,11 @@ def relative_files(root: Path) -> set[str]:
 
 
 def h5_contents(path: Path) -> dict[str, object]:
-    """Every dataset's values and every object's attributes, by HDF5 path."""
+    """Every dataset's values and every object's attributes, by HDF5 path (not
+    ``artifact_id``: unique to each writing of a file by design)."""
     items: dict[str, object] = {}
     with h5py.File(path) as f:
-        items["/@"] = dict(f.attrs)
+        items["/@"] = {k: v for k, v in f.attrs.items() if k != "artifact_id"}
 
         def visit(name, obj):
             items[f"{name}@"] = dict(obj.attrs)
