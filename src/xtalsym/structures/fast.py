@@ -34,7 +34,7 @@ from .species import ALLOY_PACKING, assign, atomic_number, atomic_volume, covale
 STATS_FILE = "spg_num_wps_mp.csv"  # in the pyxtal package's database folder
 SET_DRAWS = 4  # Wyckoff sets (with their elements) tried per attempt
 LATTICE_DRAWS = 6  # lattices per Wyckoff set, each 4 % larger (hard sets are not dropped)
-CANDIDATES = 128  # free points drawn at once per orbit
+CANDIDATES = 128  # free points drawn at once per orbit (second try)
 VOLUME_SD = 0.1  # log-normal spread of the cell volume
 ANION_CHARGE = {a: q for anions, _ in IONIC_FAMILIES.values() for a, q in anions}
 PSEUDO_SHIFT = (0.015, 0.05)  # Å, sd of the displacements of a pseudo-symmetric crystal
