@@ -14,7 +14,7 @@ One attempt for space group ``sg``:
 
 With probability ``pseudo_share`` the attempt is **pseudo-symmetric**: a near-higher metric
 and free coordinates snapped to multiples of 1/4 (a supergroup arrangement), then moved by
-0.015-0.05 Å (sd) within the target group, so spglib finds the group at ``symprec`` and
+0.012-0.03 Å (sd) within the target group, so spglib finds the group at ``symprec`` and
 a supergroup at ~0.1 Å. No structure of any collection is copied: only the counts of
 Wyckoff sets are used, elements, lattice and free coordinates are drawn.
 """
@@ -37,7 +37,7 @@ LATTICE_DRAWS = 6  # lattices per Wyckoff set, each 3 % larger (hard sets are no
 CANDIDATES = 128  # free points drawn at once per orbit (second try)
 VOLUME_SD = 0.1  # log-normal spread of the cell volume
 ANION_CHARGE = {a: q for anions, _ in IONIC_FAMILIES.values() for a, q in anions}
-PSEUDO_SHIFT = (0.015, 0.05)  # Å, sd of the displacements of a pseudo-symmetric crystal
+PSEUDO_SHIFT = (0.012, 0.03)  # Å, sd of the displacements of a pseudo-symmetric crystal
 
 
 @lru_cache(maxsize=1)
