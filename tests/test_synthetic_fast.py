@@ -197,6 +197,12 @@ def test_realism_report_on_a_few_hundred_structures(tmp_path):
         assert label(s, 0.01) == (row.spacegroup, row.symbol)
     rep = pd.read_csv(out / "realism.csv")
     assert (out / "realism.png").read_bytes()[:4] == b"\x89PNG"
+    # the report shows the realism table and figure
+    from xtalsym.evaluate.report import provenance_sections
+
+    blocks = provenance_sections(out, tmp_path / "no_split", tmp_path / "report")
+    assert any(b[0] == "text" and b[1].startswith("Realism") for b in blocks)
+    assert ("figure", "figures/structures_realism.png") in [b[:2] for b in blocks]
     big = rep[(rep["n"] >= 40) | (rep["crystal_system"] == "all")]  # medians of >= 40
     for measure in ("sites_per_cell", "volume_per_atom", "share_contact_below_0.7"):
         sub = big[big["measure"] == measure]

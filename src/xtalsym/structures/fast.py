@@ -14,7 +14,7 @@ One attempt for space group ``sg``:
 
 With probability ``pseudo_share`` the attempt is **pseudo-symmetric**: a near-higher metric
 and free coordinates snapped to multiples of 1/4 (a supergroup arrangement), then moved by
-0.015-0.05 Å (sd) within the target group, so spglib finds the group at ``symprec`` and
+0.012-0.03 Å (sd) within the target group, so spglib finds the group at ``symprec`` and
 a supergroup at ~0.1 Å. No structure of any collection is copied: only the counts of
 Wyckoff sets are used, elements, lattice and free coordinates are drawn.
 """
@@ -33,11 +33,11 @@ from .species import ALLOY_PACKING, assign, atomic_number, atomic_volume, covale
 
 STATS_FILE = "spg_num_wps_mp.csv"  # in the pyxtal package's database folder
 SET_DRAWS = 4  # Wyckoff sets (with their elements) tried per attempt
-LATTICE_DRAWS = 6  # lattices per Wyckoff set, each 4 % larger (hard sets are not dropped)
-CANDIDATES = 128  # free points drawn at once per orbit
+LATTICE_DRAWS = 6  # lattices per Wyckoff set, each 3 % larger (hard sets are not dropped)
+CANDIDATES = 128  # free points drawn at once per orbit (second try)
 VOLUME_SD = 0.1  # log-normal spread of the cell volume
 ANION_CHARGE = {a: q for anions, _ in IONIC_FAMILIES.values() for a, q in anions}
-PSEUDO_SHIFT = (0.015, 0.05)  # Å, sd of the displacements of a pseudo-symmetric crystal
+PSEUDO_SHIFT = (0.012, 0.03)  # Å, sd of the displacements of a pseudo-symmetric crystal
 
 
 @lru_cache(maxsize=1)
@@ -144,7 +144,7 @@ def generate_cell(
         order = sorted(range(len(wps)), key=lambda i: (table.dof[wps[i]] > 0, -radii[i], -mult[i]))
         for t in range(LATTICE_DRAWS):
             pseudo = bool(rng.random() < pseudo_share)
-            v = volume * 1.04**t * float(np.exp(rng.normal(0.0, VOLUME_SD)))
+            v = volume * 1.03**t * float(np.exp(rng.normal(0.0, VOLUME_SD)))
             params = draw_lattice(table.system, v, rng, pseudo)
             lat = lattice_matrix(*params)
             shift = rng.uniform(*PSEUDO_SHIFT) / np.array(params[:3]) if pseudo else None

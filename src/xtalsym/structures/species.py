@@ -90,9 +90,11 @@ METALS: tuple[tuple[str, float], ...] = (
 #: Distinct elements of an intermetallic (1..4).
 N_METALS_P = (0.12, 0.45, 0.35, 0.08)
 
-ION_PACKING = 1.5  # cell volume / summed ionic spheres: 1.5-1.7 for Al2O3, MgO, NaCl, ZnS
-ALLOY_PACKING = 0.85  # intermetallic / summed elemental volumes: LaNi5 0.95, BaAl4 0.84
-ROLE_DRAWS = 192  # random role assignments tried per Wyckoff set
+ION_PACKING = 1.45  # cell volume / summed ionic spheres (1.5-1.7 for Al2O3, MgO, NaCl, ZnS;
+# a little less, since placing orbits at random under the contact rule inflates some cells)
+ALLOY_PACKING = 0.82  # intermetallic / summed elemental volumes: LaNi5 0.95, BaAl4 0.84
+ROLE_DRAWS = 192  # random role assignments tried per Wyckoff set and family
+FAMILY_DRAWS = 4  # ionic families tried before a set becomes an intermetallic
 ANION_FRACTION = (0.3, 0.85)  # accepted share of anions among the atoms
 
 
@@ -143,9 +145,11 @@ def atomic_volume(symbol: str, charge: int) -> float:
         if charge:
             radii = {int(k): float(v) for k, v in el.ionic_radii.items()}
             r = radii.get(charge)
-            if r is None:  # nearest tabulated state of the same sign
-                same = [k for k in radii if k * charge > 0] or list(radii)
-                r = radii[min(same, key=lambda k: abs(k - charge))] if same else 1.0
+            same = [k for k in radii if k * charge > 0]
+            if r is None and same:  # nearest tabulated state of the same sign
+                r = radii[min(same, key=lambda k: abs(k - charge))]
+            elif r is None:  # e.g. P3-, As3-: not tabulated; anions are ~1.7 x covalent
+                r = (1.7 if charge < 0 else 0.6) * covalent_radius(symbol)
             return ION_PACKING * 4.0 / 3.0 * np.pi * r**3
         mv = el.molar_volume
     if mv is None:
@@ -190,8 +194,16 @@ def _ionic_roles(
 def assign(mult: np.ndarray, rng: np.random.Generator) -> tuple[list[str], list[int], str]:
     """(element per orbit, charge per orbit (0 for metals), family) for orbits of ``mult``."""
     names = list(FAMILIES)
-    fam = names[rng.choice(len(names), p=np.array(list(FAMILIES.values())))]
-    roles = None if fam == "intermetallic" or len(mult) < 2 else _ionic_roles(fam, mult, rng)
+    roles = None
+    # A set that one ionic family cannot balance is offered to others before it becomes an
+    # intermetallic, so the families keep their weights.
+    for _ in range(FAMILY_DRAWS):
+        fam = names[rng.choice(len(names), p=np.array(list(FAMILIES.values())))]
+        if fam == "intermetallic" or len(mult) < 2:
+            break
+        roles = _ionic_roles(fam, mult, rng)
+        if roles is not None:
+            break
     if roles is None:
         return _metals(len(mult), rng), [0] * len(mult), "intermetallic"
     ch, a_sym, qa = roles
