@@ -147,7 +147,7 @@ def provenance_sections(
         blocks.append(
             ("figure", rel, "Structure statistics against real-crystal references (realism.csv).")
         )
-        split_counts = split_dir / paths.name("split_counts")
+    split_counts = split_dir / paths.name("split_counts")
     if split_counts.is_file():
         s = pd.read_csv(split_counts)
         s["crystal_system"] = [crystal_system(g) for g in s["spacegroup"]]

@@ -93,12 +93,12 @@ class CifSettings:
     """Everything that changes a parsed row (part of the chunk cache key)."""
 
     symprec: float
-    setting: str
     max_sites: int
     partial_occupancy: str
     classes: tuple[int, ...]
     timeout_s: float | None = None  # per file, s (None: no limit)
     max_bytes: int | None = None  # per file, raw and decompressed (None: no limit)
+    setting: str = "ita"  # structures.setting
 
 
 def _strip_suffix(rel: str) -> str:
