@@ -108,7 +108,10 @@ def _pool_throughput(
         with cf.ProcessPoolExecutor(workers, mp_context=ctx) as ex:
             list(ex.map(_warm, range(workers)))  # start-up is not throughput
             t0 = time.perf_counter()
-            futs = [ex.submit(_shape_chunk, str(path), a, b, "shaped", {}, size) for a, b in bounds]
+            futs = [
+                ex.submit(_shape_chunk, str(path), a, b, "shaped", {}, size, "max")
+                for a, b in bounds
+            ]
             for fut in futs:
                 fut.result()
             dt = time.perf_counter() - t0

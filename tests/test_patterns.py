@@ -27,9 +27,7 @@ from xtalsym.patterns.reference import CRYSTAL_SYSTEMS, reference_structure
 from xtalsym.patterns.scattering import element_coefficients, scattering_factors
 from xtalsym.patterns.simulate import render_patterns
 
-NOISE_OFF = dict.fromkeys(
-    ("displacement", "vacancy", "background", "dose", "read_noise", "blur", "tilt"), 0.0
-)
+NOISE_OFF = dict.fromkeys(nz.NOISE_KEYS, 0.0)
 
 
 @functools.cache
@@ -38,8 +36,10 @@ def _defaults() -> dict:
 
 
 def params(**over) -> dict:
-    """The validated default ``patterns`` section, noise off, with overrides."""
+    """The validated default ``patterns`` section with one thickness (100 Å) and B (0.5 Å²),
+    noise off, with overrides."""
     p = copy.deepcopy(_defaults())
+    p.update(thickness=100.0, debye_waller=0.5)
     p["noise"] = dict(NOISE_OFF)
     noise = over.pop("noise", {})
     p.update(over)

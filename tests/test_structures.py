@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -72,6 +73,54 @@ def rotated(s: Structure, seed: int = 0) -> Structure:
 
 
 # ---------------------------------------------------------------- standard setting and labels
+
+
+def in_hall_setting(hall: int, lattice: Lattice, seed: int = 0) -> Structure:
+    """A two-orbit crystal built from the operations of Hall setting ``hall`` (general positions)."""
+    import spglib
+
+    ops = spglib.get_symmetry_from_database(hall)
+    rng = np.random.default_rng(seed)
+    species, coords = [], []
+    for el in ("Fe", "O"):
+        orbit = (ops["rotations"] @ rng.random(3) + ops["translations"]) % 1.0
+        keep = [p for i, p in enumerate(orbit) if not any(
+            np.allclose((p - q + 0.5) % 1.0 - 0.5, 0.0, atol=1e-6) for q in orbit[:i])]  # fmt: skip
+        species += [el] * len(keep)
+        coords += keep
+    return Structure(lattice, species, coords)
+
+
+#: (Hall number of a non-standard setting, its lattice, space group, standard Hall number).
+NON_STANDARD = [
+    (83, Lattice.monoclinic(7.0, 6.0, 5.0, 100.0), 14, 81),  # P2_1/a -> P2_1/c
+    (82, Lattice.monoclinic(5.0, 6.0, 7.0, 100.0), 14, 81),  # P2_1/n -> P2_1/c
+    (294, Lattice.orthorhombic(5.0, 5.5, 7.7), 62, 292),  # Pbnm -> Pnma
+    (296, Lattice.orthorhombic(5.5, 7.7, 5.0), 62, 292),  # Pmcn -> Pnma
+    (299, Lattice.orthorhombic(7.0, 5.0, 6.0), 63, 298),  # Ccmm -> Cmcm
+    (93, Lattice.monoclinic(5.0, 6.0, 7.0, 100.0), 15, 90),  # A2/a -> C2/c
+]
+
+
+@pytest.mark.parametrize(("hall", "lat", "sg", "std_hall"), NON_STANDARD)
+def test_non_standard_settings_stored_in_the_ita_standard_setting(hall, lat, sg, std_hall):
+    import spglib
+
+    t = spglib.get_spacegroup_type(hall)
+    assert t.number == sg and hall != std_hall, t.international_full
+    s = rotated(in_hall_setting(hall, lat))
+    std = standardise(s, 0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = spglib.get_symmetry_dataset(
+            (std.lattice.matrix, std.frac_coords, [x.Z for x in std.species]), symprec=1e-4
+        )
+    assert ds.number == sg
+    assert ds.hall_number == std_hall, ds.international
+    # Already in the standard setting: the transformation to it is the identity.
+    assert np.allclose(ds.transformation_matrix, np.eye(3), atol=1e-8)
+    assert np.allclose(std.lattice.matrix[2, :2], 0.0, atol=1e-9)  # c along z
+    assert abs(std.lattice.matrix[0, 1]) < 1e-9  # a in the xz plane
 
 
 @pytest.mark.parametrize(

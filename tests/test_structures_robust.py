@@ -24,7 +24,7 @@ CLASSES = [136, 194, 225, 227]
 
 
 def settings(**over) -> CifSettings:
-    base = dict(symprec=0.01, max_sites=64, partial_occupancy="skip", classes=tuple(CLASSES),
+    base = dict(symprec=0.01, setting="ita", max_sites=64, partial_occupancy="skip", classes=tuple(CLASSES),
                 timeout_s=60.0, max_bytes=20_000_000)  # fmt: skip
     return CifSettings(**(base | over))
 

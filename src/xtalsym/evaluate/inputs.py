@@ -15,21 +15,23 @@ from typing import Any
 
 import numpy as np
 
-from ..io import derive_seed
-
 
 @dataclass(frozen=True)
 class ImageSpec:
-    """How patterns become network images: shaping quirks (JSON), mode and size (pixels)."""
+    """How patterns become network images: shaping quirks (JSON), mode, size (pixels) and
+    resize method (``shaping.resize``; cards from before it existed used the loader's)."""
 
     quirks: str
     mode: str
     size: int
+    resize: str = "loader"
 
     @classmethod
     def from_card(cls, card: dict[str, Any]) -> ImageSpec:
-        quirks = (card.get("shaping") or {}).get("quirks") or {}
-        return cls(json.dumps(quirks, sort_keys=True), card["input_mode"], int(card["input_size"]))
+        shaping = card.get("shaping") or {}
+        quirks = json.dumps(shaping.get("quirks") or {}, sort_keys=True)
+        resize = shaping.get("resize", "loader")
+        return cls(quirks, card["input_mode"], int(card["input_size"]), resize)
 
     @property
     def channels(self) -> int:
@@ -40,9 +42,9 @@ def network_images(patterns: np.ndarray, spec: ImageSpec) -> np.ndarray:
     """uint8 (N, 3, C, S, S) from raw patterns (N, 3, H, W) uint8, axes x, y, z.
 
     shaped: channel 0 the edge image E, channel 1 the normalised pattern S; unshaped: S.
-    Resized to S = ``spec.size`` like the authors' loader (nearest).
+    Resized to S = ``spec.size`` by ``spec.resize``.
     """
-    from ..shaping import ShapingOptions, resize_like_loader, shape_batch, unshaped_batch
+    from ..shaping import ShapingOptions, resize, shape_batch, unshaped_batch
 
     patterns = np.asarray(patterns)
     if patterns.ndim != 4 or patterns.shape[1] != 3:
@@ -55,16 +57,8 @@ def network_images(patterns: np.ndarray, spec: ImageSpec) -> np.ndarray:
         chans = np.stack([e, s], axis=1)  # (3N, 2, H, W)
     else:
         chans = unshaped_batch(flat, opts)[:, None]
-    out = resize_like_loader(chans, spec.size)
+    out = resize(chans, spec.size, spec.resize)
     return np.ascontiguousarray(out, dtype=np.uint8).reshape(n, 3, spec.channels, *out.shape[-2:])
-
-
-def simulation_seed(key: str) -> int:
-    """Fixed seed for simulating a user's structure (predict, evaluate --structures).
-
-    Derived from the file's name only, so the same file always gets the same noise draw.
-    """
-    return derive_seed(0, "user-structure", key)
 
 
 def simulate_structures(

@@ -1,8 +1,8 @@
 """Robustness, the paper's title claim, measured: accuracy against noise level.
 
 Up to ``evaluate.robustness.max_crystals`` test crystals (a seeded random subset when there
-are more) are re-simulated at each level of ``evaluate.robustness.displacement`` (structural
-noise, rms Å) and, separately, of ``evaluate.robustness.background`` (measurement noise,
+are more) are re-simulated at each level of ``evaluate.robustness.jitter`` (structural
+noise that keeps the space group, Å per Cartesian component) and, separately, of ``evaluate.robustness.background`` (measurement noise,
 8-bit levels); every other setting, noise included, stays at the model card's training
 values. Each crystal keeps one seed, ``derive_seed(seed, "robustness", id)``, at every level
 (common random numbers: the noise module draws each kind from its own stream, so only the
@@ -40,7 +40,7 @@ from .metrics import system_indices
 
 logger = logging.getLogger(__name__)
 
-NOISE_KINDS = ("displacement", "background")
+NOISE_KINDS = ("jitter", "background")
 # Images of one task kept in memory at once (bytes): bounds the crystals per task.
 TASK_BYTES = 64 << 20
 MAX_TASK_CRYSTALS = 32
@@ -149,7 +149,7 @@ def run_robustness(
         raise ValueError(f"{split_path}: no test crystals in {structures_path}")
     levels = tuple((kind, float(v)) for kind in NOISE_KINDS for v in rob.get(kind, []))
     if not levels:
-        raise ValueError("evaluate.robustness: no displacement or background levels given")
+        raise ValueError("evaluate.robustness: no jitter or background levels given")
 
     models = {}
     for name, d in model_dirs.items():
@@ -232,7 +232,13 @@ def run_robustness(
     out = Path(out_dir)
     write_table(out / "robustness.csv", table)
     n_classes = min(len(c["classes"]) for _, c, _ in models.values())
-    figures.plot_robustness(table, out / "robustness.png", chance=1.0 / n_classes)
+    noise = next(iter(models.values()))[1]["patterns"].get("noise", {})
+    figures.plot_robustness(
+        table,
+        out / "robustness.png",
+        chance=1.0 / n_classes,
+        training={k: float(noise[k]) for k in NOISE_KINDS if k in noise},
+    )
     for kind in NOISE_KINDS:
         part = table[table["noise"] == kind]
         if len(part):

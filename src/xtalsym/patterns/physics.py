@@ -29,6 +29,39 @@ BEAM_FRAMES = np.array(
 
 SHAPES = ("gaussian", "sinc2")
 
+#: patterns.beams = zone_axes: three non-redundant low-index zone axes [uvw] per crystal system
+#: (direct-lattice directions of the ITA standard cell), in image order.
+ZONE_AXES: dict[str, tuple[tuple[int, int, int], ...]] = {
+    "triclinic": ((1, 0, 0), (0, 1, 0), (0, 0, 1)),
+    "monoclinic": ((1, 0, 0), (0, 1, 0), (0, 0, 1)),
+    "orthorhombic": ((1, 0, 0), (0, 1, 0), (0, 0, 1)),
+    "tetragonal": ((0, 0, 1), (1, 0, 0), (1, 1, 0)),
+    "trigonal": ((0, 0, 1), (1, 0, 0), (2, 1, 0)),
+    "hexagonal": ((0, 0, 1), (1, 0, 0), (2, 1, 0)),
+    "cubic": ((0, 0, 1), (1, 1, 0), (1, 1, 1)),
+}
+BEAMS = ("cartesian", "zone_axes")
+
+
+def zone_axis_frames(lattice: np.ndarray, system: str) -> np.ndarray:
+    """Beam frames (3, 3, 3) (rows n, u, v) along the zone axes of ``system`` (ZONE_AXES).
+
+    n is the unit vector along [uvw] (lattice rows a, b, c in Å); u is the first of a, b, c
+    not parallel to n, projected onto the detector plane and normalised; v = n × u, so the
+    frame is right-handed like BEAM_FRAMES. For orthogonal cells [100] gets u = b, v = c.
+    """
+    frames = np.empty((3, 3, 3))
+    for k, uvw in enumerate(ZONE_AXES[system]):
+        n = np.asarray(uvw, dtype=np.float64) @ lattice
+        n /= np.linalg.norm(n)
+        for vec in lattice:  # three candidates
+            perp = vec - (vec @ n) * n
+            if np.linalg.norm(perp) > 0.1 * np.linalg.norm(vec):
+                break
+        u = perp / np.linalg.norm(perp)
+        frames[k] = (n, u, np.cross(n, u))
+    return frames
+
 
 def reciprocal_basis(lattice: np.ndarray) -> np.ndarray:
     """Rows a*, b*, c* (Å⁻¹, no 2π) of the lattice with rows a, b, c (Å): a_i · a*_j = δ_ij."""

@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from ..spacegroups import crystal_system
 from . import noise as nz
 from . import physics, render
 from .crystal import Crystal, crystal_from_structure
 from .scattering import element_coefficients, scattering_factors
+from .symmetry import SiteSymmetry, site_symmetry, trivial
 
 # Reflections whose shape-factor envelope falls below this are dropped: with γ = 0.5 they would
 # sit under 255·1e-2 = 2.6 levels even for a reflection as strong as I_ref.
@@ -30,7 +32,12 @@ ZOLZ_TOL = 1e-9
 
 @dataclass(frozen=True)
 class Settings:
-    """The ``patterns`` config section as typed values (units in the config comments)."""
+    """The ``patterns`` config section as typed values (units in the config comments).
+
+    ``thickness`` and ``debye_waller`` are the nominal values (the middle of a configured
+    range), used for clean patterns; ``ranges`` holds (lo, hi) of every key that is drawn per
+    variant; ``noise`` the largest level of each noise kind.
+    """
 
     size: int
     wavelength: float
@@ -43,39 +50,98 @@ class Settings:
     spot_sigma: float
     gamma: float
     noise: dict[str, float]
+    ranges: dict[str, tuple[float, float]]
+    beams: str = "cartesian"
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Settings:
-        noise = {k: float(params.get("noise", {}).get(k, 0.0)) for k in nz.NOISE_KEYS}
+        given = params.get("noise", {})
+        ranges = {k: nz.as_range(given.get(k, 0.0)) for k in nz.NOISE_KEYS}
+        ranges["thickness"] = nz.as_range(params["thickness"])
+        ranges["debye_waller"] = nz.as_range(params["debye_waller"])
         return cls(
             size=int(params["size"]),
             wavelength=float(params["wavelength"]),
             g_max=float(params["g_max"]),
             scale=float(params["scale"]),
-            thickness=float(params["thickness"]),
+            thickness=sum(ranges["thickness"]) / 2,
             shape=str(params.get("shape", "gaussian")),
             radiation=str(params["radiation"]),
-            debye_waller=float(params["debye_waller"]),
+            debye_waller=sum(ranges["debye_waller"]) / 2,
             spot_sigma=float(params["spot_sigma"]),
             gamma=float(params["gamma"]),
-            noise=noise,
+            noise={k: ranges[k][1] for k in nz.NOISE_KEYS},
+            ranges=ranges,
+            beams=str(params.get("beams", "cartesian")),
         )
 
     @property
     def s_tol(self) -> float:
-        return physics.s_tolerance(self.thickness, self.shape, SHAPE_CUTOFF)
+        """Largest excitation error kept (Å⁻¹), for the thinnest crystal of the range."""
+        return self.s_tol_at(self.ranges["thickness"][0])
+
+    def s_tol_at(self, thickness: float) -> float:
+        return physics.s_tolerance(thickness, self.shape, SHAPE_CUTOFF)
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """How one variant is imaged: thickness (Å), Debye-Waller B (Å²), strain (3, 3) I + ε or
+    None, detector scale factor, background (8-bit levels), dose (counts at 255)."""
+
+    thickness: float
+    debye_waller: float
+    strain: np.ndarray | None
+    scale: float
+    background: float
+    dose: float
+
+
+def nominal_conditions(settings: Settings) -> Conditions:
+    """The clean pattern's conditions: nominal thickness and B, no strain, exact scale."""
+    return Conditions(settings.thickness, settings.debye_waller, None, 1.0, 0.0, 0.0)
+
+
+def draw_conditions(
+    settings: Settings,
+    tables: CrystalTables,
+    streams: Any,
+) -> Conditions:
+    """One variant's imaging conditions, each range drawn uniformly (noise.STREAMS "imaging")."""
+    r, n = settings.ranges, settings.noise
+    u = streams("imaging").random(6)
+
+    def pick(key: str, x: float) -> float:
+        lo, hi = r[key]
+        return lo + (hi - lo) * x
+
+    strain = None
+    if n["strain"] > 0:
+        strain = nz.strain_matrix(tables.symmetry, tables.crystal.lattice, n["strain"],
+                                  streams("strain"))  # fmt: skip
+    return Conditions(
+        thickness=pick("thickness", u[0]),
+        debye_waller=pick("debye_waller", u[1]),
+        strain=strain,
+        scale=1.0 + n["scale_error"] * (2 * u[2] - 1),
+        background=pick("background", u[3]),
+        dose=pick("dose", u[4]),
+    )
 
 
 @dataclass(frozen=True)
 class CrystalTables:
     """Per-crystal precomputation: candidates hkl (1 + 2P, 3) in Friedel order (0, P
     reflections, their P opposites), g (1 + 2P, 3) Å⁻¹, f_el (n_el, 1 + P) scattering factors
-    with Debye-Waller (the same for g and -g)."""
+    with the nominal Debye-Waller factor (the same for g and -g); the crystal's operations as
+    site maps (for symmetric structural noise); the beam frames (3, 3, 3) (rows n, u, v)."""
 
     crystal: Crystal
     hkl: np.ndarray
     g: np.ndarray
     f_el: np.ndarray
+    symmetry: SiteSymmetry
+    frames: np.ndarray
 
     @property
     def n_pairs(self) -> int:
@@ -117,6 +183,13 @@ def prepare(crystal: Crystal, settings: Settings, prefilter: bool = True) -> Cry
     prefilter: keep only the reflections that some beam, tilted by up to ``noise.tilt``, could
     excite (the default; False keeps the whole sphere |g| <= g_max, for checking that filter).
     """
+    n = settings.noise
+    symmetric = n["jitter"] > 0 or n["strain"] > 0 or n["vacancy"] > 0
+    zone = settings.beams == "zone_axes"
+    sym = site_symmetry(crystal) if symmetric or zone else trivial(crystal.n_sites)
+    frames = physics.BEAM_FRAMES
+    if zone:
+        frames = physics.zone_axis_frames(crystal.lattice, crystal_system(sym.number))
     hkl = physics.enumerate_hkl(crystal.lattice, settings.g_max)
     p = (len(hkl) - 1) // 2
     half = hkl[: 1 + p]  # 0 and one of each Friedel pair
@@ -125,9 +198,12 @@ def prepare(crystal: Crystal, settings: Settings, prefilter: bool = True) -> Cry
     # |s| <= s_tol needs |g·n| <= s_tol (1 + λ|g|/2) + λ|g|²/2; a tilt by θ changes g·n by at
     # most |g| θ. Keep what any beam could excite, so tilted variants reuse the tables; the
     # test is symmetric in ±g, so pairs stay pairs.
+    # A strain ε moves g by at most |g| |ε| / (1 - |ε|).
     lam, theta = settings.wavelength, np.deg2rad(settings.noise["tilt"])
+    e = nz.STRAIN_CLIP * settings.noise["strain"]
+    theta += e / max(1.0 - e, 1e-6)
     margin = settings.s_tol * (1 + lam * g_len / 2) + lam * g_len**2 / 2 + g_len * theta + 1e-9
-    near = (np.abs(g @ physics.BEAM_FRAMES[:, 0].T) <= margin[:, None]).any(axis=1)
+    near = (np.abs(g @ frames[:, 0].T) <= margin[:, None]).any(axis=1)
     near[0] = True
     if not prefilter:
         near[:] = True
@@ -142,16 +218,19 @@ def prepare(crystal: Crystal, settings: Settings, prefilter: bool = True) -> Cry
         hkl=np.concatenate([half, -half[1:]]),
         g=np.concatenate([g, -g[1:]]),
         f_el=f_el,
+        symmetry=sym,
+        frames=frames,
     )
 
 
 def excited(
     tables: CrystalTables,
     settings: Settings,
-    frames: np.ndarray = physics.BEAM_FRAMES,
+    frames: np.ndarray | None = None,
     crystal: Crystal | None = None,
     zolz_only: bool = False,
     first_image: int = 0,
+    conditions: Conditions | None = None,
 ) -> Reflections:
     """The reflections of each beam frame (B, 3, 3) (rows n, u, v), flat, beam b as image
     first_image + b.
@@ -159,14 +238,18 @@ def excited(
     Default: those with shape factor above SHAPE_CUTOFF, the pattern's selection. zolz_only:
     the zero-order Laue zone (g·n = 0) instead, whatever the excitation error, for comparing
     with zone-axis calculators. ``crystal`` overrides the tables' crystal (structural noise; the
-    lattice must be the same).
+    lattice must be the same). ``conditions``: the variant's thickness, B, strain and detector
+    scale (default: nominal_conditions).
     """
     crystal = tables.crystal if crystal is None else crystal
-    s = physics.excitation_errors(tables.g, frames[:, 0], settings.wavelength)  # (m, B)
+    frames = tables.frames if frames is None else frames
+    cond = nominal_conditions(settings) if conditions is None else conditions
+    g_all = tables.g if cond.strain is None else tables.g @ np.linalg.inv(cond.strain)
+    s = physics.excitation_errors(g_all, frames[:, 0], settings.wavelength)  # (m, B)
     if zolz_only:
-        keep = np.abs(tables.g @ frames[:, 0].T) <= ZOLZ_TOL
+        keep = np.abs(g_all @ frames[:, 0].T) <= ZOLZ_TOL
     else:
-        keep = np.abs(s) <= settings.s_tol
+        keep = np.abs(s) <= settings.s_tol_at(cond.thickness)
     # |F(-g)|² = |F(g)|² (real scattering factors): compute once per Friedel pair
     p = tables.n_pairs
     union = keep.any(axis=1)
@@ -176,23 +259,29 @@ def excited(
     f2_half[need] = physics.structure_factor_sq(
         tables.hkl[: 1 + p][need], tables.f_el[:, need], crystal.frac, crystal.occ, crystal.species
     )
+    delta_b = cond.debye_waller - settings.debye_waller
+    if delta_b:
+        # One B for every atom: |F|² scales by exp(-2 ΔB s²), s = |g|/2.
+        s2 = np.einsum("ij,ij->i", tables.g[: 1 + p], tables.g[: 1 + p]) / 4
+        f2_half *= np.exp(-2.0 * delta_b * s2)
     beam, idx = np.nonzero(keep.T)  # sorted by beam
-    g = tables.g[idx]
-    uv = np.einsum("ki,kji->kj", g, frames[beam, 1:])  # (k, 2): g·u, g·v of its own beam
+    g = g_all[idx]
+    uv = np.einsum("ki,kji->kj", g, frames[beam, 1:]) * cond.scale  # (k, 2): g·u, g·v
     s_k = s[idx, beam]
     f2 = f2_half[np.where(idx > p, idx - p, idx)]
-    shape = physics.shape_factor(s_k, settings.thickness, settings.shape)
+    shape = physics.shape_factor(s_k, cond.thickness, settings.shape)
     return Reflections(beam + first_image, tables.hkl[idx], uv, s_k, f2, f2 * shape)
 
 
 def reflections(
     tables: CrystalTables,
     settings: Settings,
-    frames: np.ndarray = physics.BEAM_FRAMES,
+    frames: np.ndarray | None = None,
     crystal: Crystal | None = None,
     zolz_only: bool = False,
 ) -> list[Reflections]:
     """:func:`excited`, one Reflections per beam frame."""
+    frames = tables.frames if frames is None else frames
     return excited(tables, settings, frames, crystal, zolz_only).split(frames.shape[0])
 
 
@@ -232,28 +321,34 @@ def simulate_crystal(
 ) -> np.ndarray:
     """uint8 patterns (V, 3, size, size), beams x, y, z, one variant per seed.
 
-    A variant with seed None, or settings without noise, is the clean pattern.
+    A variant with seed None, or settings without noise, is the clean pattern (nominal
+    thickness and B, no background). A noisy variant draws its structural noise, tilt and
+    imaging conditions (:func:`draw_conditions`) from its seed's streams.
     """
     n = settings.noise
     clean_settings = nz.is_clean(n)
-    refls, streams = [], []
+    refls, streams, conds = [], [], []
     for v, seed in enumerate(seeds):  # variants (a handful), not reflections
         if seed is None or clean_settings:
             refls.append(excited(tables, settings, first_image=3 * v))
             streams.append(None)
+            conds.append(None)
             continue
         st = nz.noise_streams(seed)
-        crystal = nz.perturb_crystal(tables.crystal, n["displacement"], n["vacancy"], st)
-        frames = physics.BEAM_FRAMES
+        cond = draw_conditions(settings, tables, st)
+        crystal = nz.perturb_crystal(tables.crystal, tables.symmetry, n, st)
+        frames = tables.frames
         if n["tilt"] > 0:
             frames = nz.tilt_frames(frames, n["tilt"], st("tilt"))
-        refls.append(excited(tables, settings, frames, crystal, first_image=3 * v))
+        refls.append(excited(tables, settings, frames, crystal, first_image=3 * v,
+                             conditions=cond))  # fmt: skip
         streams.append(st)
+        conds.append(cond)
     blurs = np.repeat([0.0 if st is None else n["blur"] for st in streams], 3)
     canvas, touched = render_patterns(Reflections.concat(refls), 3 * len(seeds), settings, blurs)
     per_variant = 3 * settings.size * settings.size
     out = np.empty((len(seeds), per_variant), dtype=np.uint8)
-    for v, st in enumerate(streams):
+    for v, (st, cond) in enumerate(zip(streams, conds, strict=True)):
         lo = v * per_variant
         part = canvas[lo : lo + per_variant]
         mine = (
@@ -263,7 +358,7 @@ def simulate_crystal(
         if st is None:
             out[v] = render.quantise_touched(part, mine)
         else:
-            out[v] = nz.detector_image(part, mine, n["background"], n["dose"], n["read_noise"], st)
+            out[v] = nz.detector_image(part, mine, cond.background, cond.dose, n["read_noise"], st)
     return out.reshape(len(seeds), 3, settings.size, settings.size)
 
 

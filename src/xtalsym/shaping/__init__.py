@@ -23,7 +23,7 @@ from .core import (
 )
 from .figure import plot_examples
 from .imagefiles import axis_from_name, read_pattern_image, read_shaped_image, shape_image_files
-from .resize import loader_indices, resize_like_loader
+from .resize import RESIZES, block_max, loader_indices, resize, resize_like_loader
 from .stage import run_shaping, shape_crystals
 
 __all__ = [
@@ -40,6 +40,9 @@ __all__ = [
     "rasterise_lines",
     "read_pattern_image",
     "read_shaped_image",
+    "RESIZES",
+    "block_max",
+    "resize",
     "resize_like_loader",
     "run_shaping",
     "shape",

@@ -36,7 +36,7 @@ from ..io import (
     write_ids,
 )
 from .core import ShapingOptions, shape_batch, unshaped_batch
-from .resize import resize_like_loader
+from .resize import resize
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +47,13 @@ CHUNK_BYTES = 1_000_000
 RESIZE_BLOCK = 64
 
 
-def shape_crystals(patterns: np.ndarray, mode: str, opts: ShapingOptions, size: int) -> np.ndarray:
+def shape_crystals(
+    patterns: np.ndarray, mode: str, opts: ShapingOptions, size: int, method: str = "loader"
+) -> np.ndarray:
     """Images (n, V, 3, C, size, size) uint8 of patterns (n, V, 3, H, W) in ``mode``.
 
     ``shaped``: C = 2, the edge image E and the normalised pattern S; ``unshaped``: C = 1, S.
-    Both resized like the authors' loader.
+    Both resized by ``method`` (``shaping.resize``: max, crop or loader).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -63,17 +65,23 @@ def shape_crystals(patterns: np.ndarray, mode: str, opts: ShapingOptions, size: 
         block = flat[a : a + RESIZE_BLOCK]
         chans = shape_batch(block, opts) if mode == "shaped" else (unshaped_batch(block, opts),)
         for c, img in enumerate(chans):
-            out[a : a + len(block), c] = resize_like_loader(img, size)
+            out[a : a + len(block), c] = resize(img, size, method)
     return out.reshape(*lead, MODES[mode], size, size)
 
 
 def _shape_chunk(
-    patterns_path: str, start: int, stop: int, mode: str, quirks: dict[str, Any], size: int
+    patterns_path: str,
+    start: int,
+    stop: int,
+    mode: str,
+    quirks: dict[str, Any],
+    size: int,
+    method: str,
 ) -> np.ndarray:
     """Worker task: read crystals start..stop from the patterns file and shape them."""
     with h5py.File(patterns_path, "r") as f:
         patterns = f["patterns"][start:stop]
-    return shape_crystals(patterns, mode, ShapingOptions.from_config(quirks), size)
+    return shape_crystals(patterns, mode, ShapingOptions.from_config(quirks), size, method)
 
 
 @contextlib.contextmanager
@@ -130,6 +138,12 @@ def run_shaping(
         raise ValueError(f"{patterns_path}: patterns must be (N, V, 3, H, H), got {full}")
     if size > h:
         raise ValueError(f"shaping.input_size {size} px exceeds the pattern size {h} px")
+    side = h // 2 if params["resize"] == "crop" else h
+    if params["resize"] != "loader" and side % size:
+        raise ValueError(
+            f"shaping.resize {params['resize']} needs an integer ratio: {side} px -> {size} px "
+            "(use resize: loader for the authors' nearest resize)"
+        )
 
     cfg_slice = {"seed": cfg["seed"], "shaping": params}
     shape = (n, n_var, 3, MODES[mode], size, size)
@@ -167,7 +181,7 @@ def run_shaping(
             if out.done[k]:
                 continue
             stop = min(n, start + chunk)
-            args = (str(patterns_path), start, stop, mode, opts.quirks(), size)
+            args = (str(patterns_path), start, stop, mode, opts.quirks(), size, params["resize"])
             pending.append((k, start, submit(_shape_chunk, *args)))
             if len(pending) >= in_flight:
                 drain_one()

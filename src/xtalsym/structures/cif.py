@@ -93,6 +93,7 @@ class CifSettings:
     """Everything that changes a parsed row (part of the chunk cache key)."""
 
     symprec: float
+    setting: str
     max_sites: int
     partial_occupancy: str
     classes: tuple[int, ...]
@@ -273,8 +274,9 @@ def process_file(root: Path, rel: str, sid: str, st: CifSettings) -> dict[str, A
         with time_limit(st.timeout_s):
             s, notes = parse_cif(read_cif_text(root / rel, st.max_bytes), st)
             row = structure_row(
-                s, sid, SOURCE, st.symprec, max_sites=st.max_sites, classes=frozenset(st.classes)
-            )
+                s, sid, SOURCE, st.symprec, max_sites=st.max_sites, classes=frozenset(st.classes),
+                setting=st.setting,
+            )  # fmt: skip
     except Skip as e:
         rec["reason"], rec["detail"] = e.reason, _short(e.detail, 500)
         return rec
@@ -397,6 +399,7 @@ def parse_directory(
     root = Path(c["path"]).expanduser().resolve()
     st = CifSettings(
         symprec=float(sconf["symprec"]),
+        setting=str(sconf["setting"]),
         max_sites=int(sconf["max_sites"]),
         partial_occupancy=str(c["partial_occupancy"]),
         classes=tuple(sorted(int(x) for x in classes)),
@@ -419,7 +422,6 @@ def parse_directory(
     with tqdm(total=n_todo, desc="cif_dir", unit="file", disable=not progress) as bar:
         while todo:
             todo = _parse_chunks(root, chunks, todo, st, cache, workers, bar)
-    # Older caches (other files or settings) are of no further use.
     # Older caches (other files or settings) are of no further use.
     for other in base.iterdir():
         if other.is_dir() and other != cache:

@@ -152,7 +152,11 @@ def fetch_documents(
 
 
 def document_row(
-    doc: dict[str, Any], symprec: float, max_sites: int, classes: frozenset[int]
+    doc: dict[str, Any],
+    symprec: float,
+    max_sites: int,
+    classes: frozenset[int],
+    setting: str = "ita",
 ) -> dict[str, Any]:
     """The artifact row of one normalised document; raises Skip."""
     from pymatgen.core import Structure
@@ -168,12 +172,17 @@ def document_row(
         s = order_majority(s)
     check_cell(s)
     return structure_row(
-        s, doc["material_id"], SOURCE, symprec, max_sites=max_sites, classes=classes
-    )
+        s, doc["material_id"], SOURCE, symprec, max_sites=max_sites, classes=classes,
+        setting=setting,
+    )  # fmt: skip
 
 
 def documents_to_rows(
-    docs: Sequence[dict[str, Any]], symprec: float, max_sites: int, classes: Sequence[int]
+    docs: Sequence[dict[str, Any]],
+    symprec: float,
+    max_sites: int,
+    classes: Sequence[int],
+    setting: str = "ita",
 ) -> tuple[list[dict[str, Any]], list[Outcome]]:
     """Rows (sorted by id, one per material) and outcomes for normalised documents."""
     cls = frozenset(int(c) for c in classes)
@@ -184,7 +193,7 @@ def documents_to_rows(
             continue
         seen.add(mid)
         try:
-            rows.append(document_row(doc, symprec, max_sites, cls))
+            rows.append(document_row(doc, symprec, max_sites, cls, setting))
             outcomes.append(Outcome(SOURCE, mid, "kept", "", mid))
         except Skip as e:
             outcomes.append(Outcome(SOURCE, mid, "skipped", e.reason))
@@ -204,4 +213,6 @@ def run_materials_project(
     docs = fetch_documents(
         queries, Path(out_dir) / CACHE_DIR, client_factory, env, mp["max_per_class"]
     )
-    return documents_to_rows(docs, float(sconf["symprec"]), int(sconf["max_sites"]), classes)
+    return documents_to_rows(
+        docs, float(sconf["symprec"]), int(sconf["max_sites"]), classes, str(sconf["setting"])
+    )

@@ -1,9 +1,12 @@
 """Labelling (spglib), the one standard setting every later stage relies on, and artifact rows.
 
-Standard setting: the conventional standard cell of
-``SpacegroupAnalyzer.get_conventional_standard_structure()`` (Setyawan-Curtarolo conventions:
-unique axis b for monoclinic, hexagonal axes for rhombohedral groups), re-expressed with
-``Lattice.from_parameters(a, b, c, alpha, beta, gamma)``. That fixes the Cartesian frame:
+Standard setting: the **ITA standard setting** of the structure's space group, spglib's
+standardized conventional cell for the group's default Hall setting (monoclinic unique axis b,
+cell choice 1; orthorhombic in the standard abc setting, e.g. P2_1/c not P2_1/a, Pnma not Pbnm;
+hexagonal axes for rhombohedral groups; origin choice 2 where there are two), so that the glide
+and screw axes of one space group always lie along the same cell axes. The cell is then
+re-expressed with ``Lattice.from_parameters(a, b, c, alpha, beta, gamma)``, which fixes the
+Cartesian frame:
 
 * **c along z**;
 * **a in the xz plane** (a along x whenever beta = 90 deg);
@@ -27,13 +30,15 @@ from typing import Any
 
 import numpy as np
 import spglib
-from pymatgen.core import DummySpecies, Lattice, Structure
-from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+from pymatgen.core import DummySpecies, Element, Lattice, Structure
 
 from ..spacegroups import crystal_system
 from .outcomes import Skip
 
 logger = logging.getLogger(__name__)
+
+#: Element of each atomic number (spglib's types are the Z of the ordered species).
+_ELEMENTS = {el.Z: el for el in Element}
 
 DEFAULT_SYMPREC = 0.01  # Å
 
@@ -84,24 +89,47 @@ def label(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> tuple[int, 
     return int(ds.number), str(ds.international)
 
 
-def standardise(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> Structure:
-    """The conventional standard cell in pymatgen's standard orientation (module docstring).
+SETTINGS = ("ita", "pymatgen")
 
-    Atoms are symmetrised (spglib refinement at ``symprec``), fractional coordinates are
-    wrapped into [0, 1), and site properties are dropped.
+
+def standardise(
+    structure: Structure, symprec: float = DEFAULT_SYMPREC, setting: str = "ita"
+) -> Structure:
+    """The conventional cell in the ITA standard setting, in the frame of the module docstring.
+
+    ``ita``: spglib's standardized conventional cell (``std_lattice``, ``std_positions``,
+    idealised and symmetrised at ``symprec`` Å) of the default Hall setting of the group.
+    ``pymatgen``: ``get_conventional_standard_structure()`` instead, which orders the axes by
+    length, so one group comes in several settings (P2_1/c and P2_1/a, Pnma and Pbnm); kept
+    for the ablation. Fractional coordinates wrapped into [0, 1); site properties dropped.
+    Raises Skip(symmetry_failed).
     """
-    with _quiet_spglib():
-        sga = SpacegroupAnalyzer(structure, symprec=symprec)
-        conv = sga.get_conventional_standard_structure()
-    frac = conv.frac_coords
+    if setting == "pymatgen":
+        from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+        with _quiet_spglib():
+            conv = SpacegroupAnalyzer(
+                structure, symprec=symprec
+            ).get_conventional_standard_structure()
+        lattice, frac = conv.lattice.matrix, conv.frac_coords
+        types = [site.specie.Z for site in conv]
+    elif setting == "ita":
+        ds = symmetry_dataset(structure, symprec)
+        lattice = np.asarray(ds.std_lattice, dtype=np.float64)
+        frac = np.asarray(ds.std_positions, dtype=np.float64)
+        types = ds.std_types
+    else:
+        raise ValueError(f"setting must be one of {', '.join(SETTINGS)}, got {setting!r}")
     # A left-handed basis (-a, -b, -c) has the same parameters: flip the coordinates instead of
     # mirroring the crystal, which would swap enantiomorphic groups (P3_1 <-> P3_2).
-    if np.linalg.det(conv.lattice.matrix) < 0:
+    if np.linalg.det(lattice) < 0:
         frac = -frac
-    lattice = Lattice.from_parameters(*conv.lattice.abc, *conv.lattice.angles)
+    lat = Lattice(lattice)
+    lattice = Lattice.from_parameters(*lat.abc, *lat.angles)
     frac = np.round(frac, 10) % 1.0
     frac[frac >= 1.0 - 1e-10] = 0.0
-    return Structure(lattice, conv.species_and_occu, frac)
+    species = [_ELEMENTS[int(z)] for z in types]
+    return Structure(lattice, species, frac)
 
 
 def order_majority(structure: Structure) -> Structure:
@@ -194,6 +222,7 @@ def structure_row(
     *,
     max_sites: int | None = None,
     classes: frozenset[int] | set[int] | None = None,
+    setting: str = "ita",
 ) -> dict[str, Any]:
     """One row of structures.parquet: standardise ``structure`` and label the stored cell.
 
@@ -203,7 +232,7 @@ def structure_row(
     ``symmetry_failed``.
     """
     try:
-        std = standardise(structure, symprec)
+        std = standardise(structure, symprec, setting)
     except Skip:
         raise
     except Exception as e:  # spglib could not refine this cell
