@@ -23,6 +23,7 @@ from xtalsym import __version__
 from xtalsym.cli import main
 from xtalsym.patterns import simulate_patterns
 from xtalsym.predict import (
+    DEFAULT_TTA,
     classify,
     evaluate_structures,
     format_predictions,
@@ -335,9 +336,11 @@ def test_cli_json_records_for_a_batch_with_a_bad_file(bundles, crystals, capsys)
     ok = [recs[i] for i in (0, 2, 3)]
     assert [r["spglib"]["spacegroup"] for r in ok] == [136, 152, 225]
     assert [r["in_class_set"] for r in ok] == [False, False, True]
-    assert all(len(r["top_k"]) == 2 and r["simulation"]["mode"] == "clean" for r in ok)
+    # the CLI averages DEFAULT_TTA noisy simulations unless told --tta 0 / --clean
+    assert all(len(r["top_k"]) == 2 and r["simulation"]["mode"] == "tta" for r in ok)
+    assert all(r["simulation"]["tta"] == DEFAULT_TTA for r in ok)
     # the same file in a batch and alone: the same record
-    alone = classify([files[3]], bundles["vgg"], top_k=2)
+    alone = classify([files[3]], bundles["vgg"], top_k=2, tta=DEFAULT_TTA)
     assert alone == recs[3]
 
 

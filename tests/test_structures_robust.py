@@ -24,7 +24,7 @@ CLASSES = [136, 194, 225, 227]
 
 
 def settings(**over) -> CifSettings:
-    base = dict(symprec=0.01, max_sites=64, partial_occupancy="skip", classes=tuple(CLASSES),
+    base = dict(symprec=0.01, setting="ita", max_sites=64, partial_occupancy="skip", classes=tuple(CLASSES),
                 timeout_s=60.0, max_bytes=20_000_000)  # fmt: skip
     return CifSettings(**(base | over))
 
@@ -68,9 +68,7 @@ def test_the_three_defects_of_issue_19(tmp_path):
     (root / "garbage.cif.gz").write_bytes(b"\x1f\x8b\x08\x00" + os.urandom(200))
     (root / "negative.cif").write_text(NACL.replace("_cell_length_b 5.64", "_cell_length_b -4.2"))
     (root / "huge.cif").write_text(big_cif(20_000))
-    t0 = time.perf_counter()
     got = run(root)
-    elapsed = time.perf_counter() - t0
     assert got["good.cif"][:2] == ("kept", "") and got["rutile.cif.gz"][:2] == ("kept", "")
     assert got["corrupt.cif.gz"][:2] == ("skipped", "unreadable")
     assert "Compressed file ended" in got["corrupt.cif.gz"][2]
@@ -78,7 +76,9 @@ def test_the_three_defects_of_issue_19(tmp_path):
     assert got["negative.cif"] == ("skipped", "absurd_cell", "line 4: _cell_length_b = -4.2 Å")
     assert got["huge.cif"][:2] == ("skipped", "too_many_sites")
     assert "20000 sites" in got["huge.cif"][2]
-    assert elapsed < 30  # was ~2 min for the 20,000-atom file alone
+    t0 = time.process_time()  # CPU time: a loaded machine does not make it flaky
+    assert one(tmp_path, big_cif(20_000))["reason"] == "too_many_sites"
+    assert time.process_time() - t0 < 5  # was ~2 min: the whole file was parsed first
 
 
 @pytest.mark.parametrize(
@@ -151,10 +151,10 @@ def test_size_limits_and_gzip_bomb(tmp_path):
     rec = one(tmp_path, NACL, max_bytes=500)
     assert rec["reason"] == "file_too_large" and "> 0.0005 MB" in rec["detail"]
     bomb = gzip.compress(b"#" * 30_000_000)  # 30 kB on disk
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     rec = one(tmp_path, bomb, "bomb.cif.gz", max_bytes=1_000_000)
     assert rec["reason"] == "file_too_large" and "decompressed" in rec["detail"]
-    assert time.perf_counter() - t0 < 5
+    assert time.process_time() - t0 < 5
     rec = one(tmp_path, b"data_x\n\x00\x00\x00binary")
     assert rec["reason"] == "unparsable" and "NUL byte" in rec["detail"]
 

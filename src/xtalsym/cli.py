@@ -138,6 +138,12 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _default_tta() -> int:
+    from .predict import DEFAULT_TTA
+
+    return DEFAULT_TTA
+
+
 def _schema_default(section: str, key: str):
     from .predict import schema_default
 
@@ -167,8 +173,9 @@ With --shaped: the authors' RGB shaped images (edge image in the axis channel x:
 z: B; the normalised pattern in the other two).
 
 Structures: spglib labels them at --symprec, they are standardised and simulated with the
-model card's settings: clean by default, or the mean over --tta noisy variants (the card's
-noise, fixed seeds: the answer depends on the structure and the model only). The output says
+model card's settings: the mean over --tta noisy variants (the card's training noise, fixed
+seeds: the answer depends on the structure and the model only), or one clean simulation
+with --tta 0 / --clean. The output says
 the spglib group, whether it is one of the model's classes, and its rank and probability.
 
 Several structure files give one row each (a bad file is reported by name and reason; the
@@ -287,8 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate a trained model (test split, or your own structure files)",
         description="Pipeline form: --model BUNDLE --images H5 --split CSV --out DIR. "
         "User form: --structures DIR --model BUNDLE --out metrics.json evaluates on every "
-        "structure file in DIR, labelled by spglib, simulated (clean, or --tta noisy "
-        "variants) and shaped as in training.",
+        "structure file in DIR, labelled by spglib, simulated (--tta noisy variants, or "
+        "clean with --tta 0) and shaped as in training.",
     )
     _add_config_args(p)
     p.add_argument(
@@ -310,9 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
         "structures.symprec, else the schema default)",
     )  # fmt: skip
     p.add_argument(
-        "--tta", type=tta_type, default=0,
-        help="user form: 0 simulates each structure clean; N averages over N noisy variants "
-        "(the model card's noise, fixed seeds)",
+        "--tta", type=tta_type, default=_default_tta(),
+        help="user form: N averages over N noisy variants (the model card's training noise, "
+        "fixed seeds); 0 simulates each structure clean",
     )  # fmt: skip
     p.add_argument(
         "--out", required=True, metavar="PATH",
@@ -452,13 +459,13 @@ def build_parser() -> argparse.ArgumentParser:
         "else the schema default)",
     )  # fmt: skip
     p.add_argument(
-        "--tta", type=tta_type, default=0, metavar="N",
-        help="structures: 0 classifies one clean simulation; N averages the probabilities "
-        "over N noisy simulations (the model card's noise, fixed seeds)",
+        "--tta", type=tta_type, default=_default_tta(), metavar="N",
+        help="structures: N averages the probabilities over N noisy simulations (the model "
+        "card's training noise, fixed seeds); 0 classifies one clean simulation",
     )  # fmt: skip
     p.add_argument(
         "--clean", action="store_true",
-        help="the same as --tta 0 (kept for old scripts; clean is the default)",
+        help="the same as --tta 0: one noise-free simulation",
     )  # fmt: skip
     p.add_argument(
         "--json", action="store_true",
@@ -508,8 +515,8 @@ def run_predict(args: argparse.Namespace) -> int:
     all classified, 1 none, 3 some failed."""
     from .predict import format_record, format_table, predict_files
 
-    if args.clean and args.tta:
-        raise ValueError("--clean and --tta N > 0 contradict each other")
+    if args.clean:
+        args.tta = 0
     records = predict_files(
         args.inputs,
         model_or_reference(args.model),

@@ -74,6 +74,12 @@ def card_symprec(card: dict[str, Any]) -> float:
     return float(schema_default("structures", "symprec"))
 
 
+#: Noisy simulations averaged per structure by the CLI (--tta): a model trained on noisy
+#: variants only reads a noise-free pattern out of its training distribution. Measured on 250
+#: synthetic test crystals with models/reference: top-1 24.8 % clean, 48.4 % with 4 variants.
+DEFAULT_TTA = 4
+
+
 def tta_seeds(n: int) -> list[int]:
     """The fixed simulation seeds of test-time augmentation: variant i gets the same seed for
     every input, so an answer never depends on a file's name."""

@@ -423,7 +423,6 @@ def parse_directory(
         while todo:
             todo = _parse_chunks(root, chunks, todo, st, cache, workers, bar)
     # Older caches (other files or settings) are of no further use.
-    # Older caches (other files or settings) are of no further use.
     for other in base.iterdir():
         if other.is_dir() and other != cache:
             shutil.rmtree(other, ignore_errors=True)
