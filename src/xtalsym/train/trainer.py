@@ -4,13 +4,15 @@ Adam with L2 weight decay; cross-entropy with the split stage's class weights, o
 class-balanced sampler, or neither (``split.imbalance``); a learning rate warmed up linearly
 over the first epoch (at most 10 % of all steps), then cosine-annealed to 1 % per step; early
 stopping when validation accuracy (ties: lower validation loss) has not improved for
-``train.patience`` epochs; the bundle keeps the best-validation epoch.
+``train.patience`` epochs; the bundle keeps the best-validation epoch. The forward pass runs
+under ``train.precision`` (:mod:`.precision`, the same code on CPU and GPU) and, launched by
+torchrun or srun, data-parallel over processes (:mod:`.distributed`).
 
 Each epoch ends with an atomic checkpoint (model, optimiser, scheduler, grad scaler, sampler
 and RNG states, history, best weights). A run started again with the same config continues
 from it; on CPU the final weights equal those of an uninterrupted run bit for bit, because
-every epoch's data order comes from a generator seeded by (seed, epoch) and the torch RNG
-(dropout) is restored.
+every epoch's data order comes from a generator seeded by (seed, epoch) and its dropout
+from the torch RNG seeded by (seed, epoch, rank).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .. import __version__
 from ..io import atomic_path, config_hash, derive_seed, write_table
 from ..models import build_model, count_parameters
 from ..spacegroups import resolve_classes
+from . import distributed as ddp
 from .bundle import save_bundle
 from .data import (
     SplitData,
@@ -44,13 +47,16 @@ from .data import (
     open_image_file,
     read_split_rows,
 )
+from .distributed import World
+from .precision import Precision, resolve_precision
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
 # Keys of cfg["train"] that do not change the result, so a checkpoint survives their change.
-_RUNTIME_KEYS = ("models", "device", "workers", "cache_gb")
+# The global batch, and so the result, does not depend on the number of processes either.
+_RUNTIME_KEYS = ("models", "device", "workers", "cache_gb", "processes")
 
 
 def select_device(pref: str) -> torch.device:
@@ -138,33 +144,33 @@ class _Trainer:
         model: nn.Module,
         arch: str,
         device: torch.device,
+        precision: Precision,
+        world: World,
         lr: float,
         weight_decay: float,
         class_weights: np.ndarray | None,
         total_steps: int,
         warmup_steps: int,
     ) -> None:
-        self.model, self.arch, self.device = model, arch, device
+        # model: the network, DDP-wrapped in a distributed run; net: the network itself.
+        self.model, self.net, self.arch, self.device = model, ddp.unwrap(model), arch, device
+        self.precision, self.world = precision, world
         self.cuda = device.type == "cuda"
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr, weight_decay=weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, warmup_steps, total_steps)
         )
-        # bf16 needs no loss scaling; fp16 (older GPUs) does.
-        self.amp_dtype = None
-        if self.cuda:
-            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.scaler = precision.grad_scaler()
         w = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
         self.criterion = nn.CrossEntropyLoss(weight=w.to(device) if w is not None else None)
 
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
-        return compose_inputs(x, self.arch, channels_last=self.cuda)
+        return compose_inputs(x, self.arch, channels_last=self.precision.channels_last)
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.cuda):
-            return self.model(x).float()
+    def _forward(self, x: torch.Tensor, model: nn.Module | None = None) -> torch.Tensor:
+        with self.precision.autocast():
+            return (model or self.model)(x).float()
 
     def train_epoch(
         self, data: SplitData, windows: list, batch_size: int, desc: str
@@ -181,12 +187,15 @@ class _Trainer:
             unit="crystal",
             mininterval=1.0 if sys.stderr.isatty() else 30.0,
             leave=False,
+            disable=not self.world.main,
         )
         for xb, yb in data.batches(windows, batch_size):
             bar.update(len(yb))
-            if len(yb) < 2:  # a lone last sample: BatchNorm baselines cannot train on it
+            # This rank's share; none from a lone last sample (BatchNorm cannot train on it).
+            part = ddp.shard(xb, yb, self.world)
+            if part is None:
                 continue
-            x, y = self._inputs(xb), yb.to(self.device, non_blocking=True)
+            x, y = self._inputs(part[0]), part[1].to(self.device, non_blocking=True)
             logits = self._forward(x)
             loss = self.criterion(logits, y)
             self.optimizer.zero_grad(set_to_none=True)
@@ -201,21 +210,31 @@ class _Trainer:
             if steps % 20 == 1:  # .item() waits for the GPU: not every step
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         bar.close()
-        if not seen:
+        loss_total, n_correct, n_seen = ddp.all_sum(
+            [float(loss_sum), float(correct), float(seen)], self.world, self.device
+        )
+        if not n_seen:
             return float("nan"), float("nan")
-        return float(loss_sum) / seen, float(correct) / seen
+        return loss_total / n_seen, n_correct / n_seen
 
     @torch.no_grad()
     def evaluate(self, data: SplitData, batch_size: int) -> tuple[float, float]:
-        """Loss (same criterion as training) and accuracy on a split, variant 0."""
+        """Loss (same criterion as training) and accuracy on a split, variant 0; in a
+        distributed run each rank scores every ``world``-th crystal and the sums are pooled."""
         self.model.eval()
+        ddp.sync_buffers(self.model, self.world)
+        rank, size = self.world.rank, self.world.size
         loss_sum, correct, seen = 0.0, 0, 0
         for xb, yb in data.batches(data.plan(None), batch_size):
+            xb, yb = xb[rank::size], yb[rank::size]
+            if not len(yb):
+                continue
             x, y = self._inputs(xb), yb.to(self.device)
-            logits = self._forward(x)
+            logits = self._forward(x, self.net)
             loss_sum += float(self.criterion(logits, y)) * len(y)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
+        loss_sum, correct, seen = ddp.all_sum([loss_sum, correct, seen], self.world, self.device)
         if not seen:
             return float("nan"), float("nan")
         return loss_sum / seen, correct / seen
@@ -225,7 +244,7 @@ class _Trainer:
         if self.cuda:
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {
-            "model": self.model.state_dict(),
+            "model": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
@@ -233,7 +252,7 @@ class _Trainer:
         }
 
     def load_state(self, ckpt: dict[str, Any]) -> None:
-        self.model.load_state_dict(ckpt["model"])
+        self.net.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.scaler.load_state_dict(ckpt["scaler"])
@@ -275,8 +294,32 @@ def run_training(
     """Train ``cfg["train"]["models"][model_name]``; write the bundle to ``out_dir``.
 
     Resumes from ``ckpt_dir/checkpoint.pt`` when it matches the config and data.
-    ``on_epoch_end(epoch, history_row)`` runs after each epoch's checkpoint is written.
+    ``on_epoch_end(epoch, history_row)`` runs after each epoch's checkpoint is written (on
+    every rank of a distributed run).
     """
+    world = ddp.from_env()
+    if not world.main:  # one log per run: rank 0's
+        logging.getLogger("xtalsym").setLevel(logging.WARNING)
+    device = ddp.setup(world, select_device(cfg["train"]["device"]))
+    paths = (images_path, split_path, weights_path, out_dir, ckpt_dir)
+    try:
+        _run(cfg, model_name, *paths, world, device, on_epoch_end)
+    finally:
+        ddp.teardown(world)
+
+
+def _run(
+    cfg: dict[str, Any],
+    model_name: str,
+    images_path: str | os.PathLike,
+    split_path: str | os.PathLike,
+    weights_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    ckpt_dir: str | os.PathLike,
+    world: World,
+    device: torch.device,
+    on_epoch_end: Callable[[int, dict[str, Any]], None] | None,
+) -> None:
     tcfg = cfg["train"]
     if model_name not in tcfg["models"]:
         raise ValueError(
@@ -287,7 +330,7 @@ def run_training(
     classes = resolve_classes(cfg["classes"])
     imbalance = cfg["split"]["imbalance"]
     seed = derive_seed(cfg["seed"], "train", model_name)
-    device = select_device(tcfg["device"])
+    precision = resolve_precision(tcfg["precision"], device)
     ckpt_path = Path(ckpt_dir) / CHECKPOINT
 
     image_file = open_image_file(images_path)
@@ -318,17 +361,20 @@ def run_training(
     }
     torch.manual_seed(seed)
     model = build_model(arch, len(classes), **arch_params).to(device)
-    if device.type == "cuda":
+    if precision.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
 
     epochs, batch_size = int(tcfg["epochs"]), int(tcfg["batch_size"])
     steps_per_epoch = math.ceil(len(splits["train"]) / batch_size)
     total = epochs * steps_per_epoch
     trainer = _Trainer(
-        model,
+        ddp.wrap(model, world, device),
         arch,
         device,
+        precision,
+        world,
         float(tcfg["lr"]),
         float(tcfg["weight_decay"]),
         class_weights,
@@ -348,7 +394,7 @@ def run_training(
         bad_epochs, stopped, start = ckpt["bad_epochs"], ckpt["stopped"], ckpt["epoch"]
         logger.info("resuming %s from %s after epoch %d", model_name, ckpt_path, start)
     logger.info(
-        "%s: %s, %d parameters, %d train / %d val crystals, %s, imbalance=%s, on %s",
+        "%s: %s, %d parameters, %d train / %d val crystals, %s, imbalance=%s, on %s x %d, %s",
         model_name,
         arch,
         count_parameters(model),
@@ -357,12 +403,16 @@ def run_training(
         input_mode,
         imbalance,
         device,
+        world.size,
+        precision.name,
     )
 
     for epoch in range(start + 1, epochs + 1):
         if stopped:
             break
         t0 = time.perf_counter()
+        # Dropout from (seed, epoch, rank): a resumed epoch replays it without RNG state.
+        torch.manual_seed(derive_seed(seed, "dropout", epoch, world.rank))
         # The sampler: this epoch's order, draws and variants from (seed, epoch) alone.
         rng = np.random.default_rng(derive_seed(seed, "epoch", epoch))
         windows = data["train"].plan(rng, class_probs)
@@ -404,9 +454,8 @@ def run_training(
             row["lr"],
             row["seconds"],
         )
-        _save_checkpoint(
-            ckpt_path,
-            {
+        if world.main:
+            ckpt = {
                 "format": 1,
                 "run_hash": run_hash,
                 "epoch": epoch,
@@ -417,9 +466,11 @@ def run_training(
                 "best_state": best_state,
                 "bad_epochs": bad_epochs,
                 "stopped": stopped,
-            },
-        )
-        write_table(Path(ckpt_dir) / "history.csv", pd.DataFrame(history, columns=HISTORY_COLUMNS))
+            }
+            _save_checkpoint(ckpt_path, ckpt)
+            history_df = pd.DataFrame(history, columns=HISTORY_COLUMNS)
+            write_table(Path(ckpt_dir) / "history.csv", history_df)
+        ddp.barrier(world)  # no rank runs ahead of the checkpoint it would resume from
         if on_epoch_end is not None:
             on_epoch_end(epoch, row)
         if stopped:
@@ -451,7 +502,11 @@ def run_training(
         "n_train": len(splits["train"]),
         "n_val": len(splits["val"]),
         "device": device.type,
+        "precision": precision.name,
+        "processes": world.size,
         "train_seconds": float(sum(r["seconds"] for r in history)),
     }
-    save_bundle(out_dir, best_state, card, pd.DataFrame(history, columns=HISTORY_COLUMNS))
+    if world.main:
+        save_bundle(out_dir, best_state, card, pd.DataFrame(history, columns=HISTORY_COLUMNS))
+    ddp.barrier(world)
     logger.info("wrote %s (best epoch %d, val acc %s)", out_dir, best["epoch"], best["val_acc"])

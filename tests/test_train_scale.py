@@ -1,0 +1,206 @@
+"""Training at scale on the CPU: mixed precision (bf16, fp16) and data-parallel (DDP, gloo)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from xtalsym.models import build_model
+from xtalsym.train import distributed as ddp
+from xtalsym.train import load_bundle, predict_proba, run_training
+from xtalsym.train.data import load_splits, open_image_file, read_split_rows
+from xtalsym.train.precision import resolve_precision
+from xtalsym.train.trainer import _Trainer
+
+from .test_train import CLASSES, tiny_cfg, write_toy
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_resolve_precision():
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu).dtype is None  # fp32: no native bf16 on most CPUs
+    p = resolve_precision("bf16", cpu)
+    assert p.dtype == torch.bfloat16 and p.name == "bf16" and not p.channels_last
+    assert not p.grad_scaler().is_enabled()
+    assert resolve_precision("fp16", cpu).grad_scaler().is_enabled()
+    assert resolve_precision("fp32", cpu, channels_last=True).channels_last
+    with pytest.raises(ValueError, match="unknown precision"):
+        resolve_precision("fp8", cpu)
+
+
+@pytest.mark.parametrize("name", ["bf16", "fp16"])
+def test_one_mixed_precision_step_on_cpu(tmp_path, name):
+    """The trainer's own step (autocast, grad scaler, channels-last inputs and weights, the
+    path a GPU takes) on the CPU: convolutions run in the low-precision dtype, the step
+    changes the fp32 weights and the loss is finite."""
+    h5_path, split_path, _ = write_toy(tmp_path)
+    f = open_image_file(h5_path)
+    data = load_splits(f, read_split_rows(h5_path, split_path, CLASSES), 10**9, 0)
+    torch.manual_seed(0)
+    model = build_model("msdn", 4, growth=4, blocks=[1, 1, 1], stem=8, input_size=16)
+    model = model.to(memory_format=torch.channels_last)
+    precision = resolve_precision(name, torch.device("cpu"), channels_last=True)
+    trainer = _Trainer(
+        model, "msdn", torch.device("cpu"), precision, ddp.World(), 0.01, 0.0, None, 10, 1
+    )
+    seen = []
+    model.backbone.stem[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    windows = data["train"].plan(np.random.default_rng(0))
+    first = [windows[0]]  # a few batches of the epoch
+    loss, acc = trainer.train_epoch(data["train"], first, 8, "step")
+    assert seen and set(seen) == {precision.dtype}
+    assert np.isfinite(loss) and 0 <= acc <= 1
+    after = model.state_dict()
+    assert all(after[k].dtype == torch.float32 for k in after if after[k].is_floating_point())
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    if name == "fp16":
+        assert trainer.scaler.is_enabled() and trainer.scaler.get_scale() > 0
+    val_loss, val_acc = trainer.evaluate(data["val"], 8)
+    assert np.isfinite(val_loss) and 0 <= val_acc <= 1
+
+
+def test_short_bf16_run_learns_and_the_bundle_predicts(tmp_path):
+    h5_path, split_path, weights_path = write_toy(tmp_path)
+    cfg = tiny_cfg(epochs=8, precision="bf16")
+    out = tmp_path / "model"
+    run_training(cfg, "m", h5_path, split_path, weights_path, out, tmp_path / "ck")
+    hist = pd.read_csv(out / "history.csv")
+    assert hist["train_loss"].iloc[-1] < 0.5 * hist["train_loss"].iloc[0]
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["precision"] == "bf16" and card["processes"] == 1
+    assert card["val_acc"] >= 0.75
+    model, card = load_bundle(out)
+    with h5py.File(h5_path) as h5:
+        imgs, sg = h5["images"][:, 0], h5["spacegroup"][...]
+    acc = np.mean(np.array(CLASSES)[predict_proba(model, card, imgs).argmax(1)] == sg)
+    assert acc >= 0.75
+
+
+def test_world_from_launcher_environment():
+    assert ddp.from_env({}) == ddp.World(0, 1, 0)
+    torchrun = {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}
+    assert ddp.from_env(torchrun) == ddp.World(3, 4, 1)
+    step = {"SLURM_PROCID": "1", "SLURM_STEP_NUM_TASKS": "2", "SLURM_LOCALID": "1"}
+    assert ddp.from_env(step) == ddp.World(1, 2, 1)
+    # A batch script (no job step) is one process even when the job has several tasks.
+    assert not ddp.from_env({"SLURM_PROCID": "0", "SLURM_NTASKS": "2"}).distributed
+    x, y = torch.arange(10), torch.arange(10)
+    assert ddp.shard(x, y, ddp.World(1, 2, 1))[1].tolist() == [1, 3, 5, 7, 9]
+    assert ddp.shard(x[:3], y[:3], ddp.World(1, 2, 1)) is None  # < 2 draws for a rank
+
+
+DDP_SCRIPT = textwrap.dedent(
+    """
+    import json, os, signal, sys
+    from xtalsym.train import run_training
+
+    cfg, args, log, kill_at = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    rank = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID")))
+
+    def record(epoch, row):
+        with open(f"{log}.{rank}", "a") as f:
+            f.write(f"{epoch}\\n")
+        if epoch == kill_at and rank == 0:  # hard kill after the checkpoint: no clean-up
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    run_training(cfg, "m", *args, on_epoch_end=record)
+    """
+)
+
+
+def _script(tmp_path, cfg, args, kill_at):
+    script = tmp_path / "ddp_train.py"
+    script.write_text(DDP_SCRIPT)
+    return [str(script), json.dumps(cfg), json.dumps(args), str(tmp_path / "ran"), str(kill_at)]
+
+
+def _torchrun(tmp_path, cfg, args, kill_at):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd += _script(tmp_path, cfg, args, kill_at)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+
+
+def _srun_like(tmp_path, cfg, args):
+    """Two processes with the environment an ``srun --ntasks=2`` job step gives its tasks
+    (SLURM_PROCID, SLURM_STEP_NUM_TASKS, SLURM_LOCALID); the rendezvous port is set, as the
+    host name lookup needs scontrol."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
+    base["MASTER_PORT"] = str(port)
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        base.pop(key, None)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, *_script(tmp_path, cfg, args, -1)],
+            env={
+                **base,
+                "SLURM_PROCID": str(r),
+                "SLURM_STEP_NUM_TASKS": "2",
+                "SLURM_LOCALID": str(r),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for r in range(2)
+    ]
+    return [(p.wait(timeout=240), p.communicate()[1]) for p in procs]
+
+
+def _ran(tmp_path, rank):
+    path = tmp_path / f"ran.{rank}"
+    epochs = [int(e) for e in path.read_text().split()] if path.exists() else []
+    path.unlink(missing_ok=True)
+    return epochs
+
+
+def test_ddp_two_cpu_processes_train_resume_and_match_one_process(tmp_path):
+    """2 processes, gloo: started by torchrun and killed after epoch 2, started again as by
+    srun, the run resumes (epochs 3-4 only), its loss falls, the bundle predicts, and (no BatchNorm, no dropout, no
+    class weights: the averaged gradient is the global batch's) the weights match a
+    one-process run of the same config."""
+    h5_path, split_path, weights_path = write_toy(tmp_path)
+    cfg = tiny_cfg(epochs=4, norm="none", dropout=0.0, imbalance="none", lr=0.02)
+    out, ck = tmp_path / "out", tmp_path / "ck"
+    args = [str(h5_path), str(split_path), str(weights_path), str(out), str(ck)]
+    killed = _torchrun(tmp_path, cfg, args, kill_at=2)
+    assert killed.returncode != 0, killed.stderr[-3000:]
+    assert _ran(tmp_path, 0) == [1, 2] and not (out / "model.pt").exists()
+    _ran(tmp_path, 1)
+    assert torch.load(ck / "checkpoint.pt", weights_only=True)["epoch"] == 2
+
+    # Resumed by two processes started as srun starts them.
+    for rc, err in _srun_like(tmp_path, cfg, args):
+        assert rc == 0, err[-3000:]
+    assert _ran(tmp_path, 0) == [3, 4] and _ran(tmp_path, 1) == [3, 4]
+    hist = pd.read_csv(out / "history.csv")
+    assert list(hist["epoch"]) == [1, 2, 3, 4]
+    assert hist["train_loss"].iloc[-1] < 0.5 * hist["train_loss"].iloc[0]
+    model, card = load_bundle(out)
+    assert card["processes"] == 2 and card["precision"] == "fp32"
+    with h5py.File(h5_path) as h5:
+        imgs, sg = h5["images"][:, 0], h5["spacegroup"][...]
+    acc = np.mean(np.array(CLASSES)[predict_proba(model, card, imgs).argmax(1)] == sg)
+    assert acc >= 0.75
+
+    ref = tmp_path / "ref"
+    run_training(cfg, "m", h5_path, split_path, weights_path, ref, tmp_path / "ref_ck")
+    a = torch.load(ck / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "ref_ck" / "checkpoint.pt", weights_only=True)["model"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-5)
+    ref_hist = pd.read_csv(ref / "history.csv")
+    np.testing.assert_allclose(hist["train_loss"], ref_hist["train_loss"], rtol=1e-4)
