@@ -17,6 +17,7 @@ from xtalsym.models import build_model
 from xtalsym.train import distributed as ddp
 from xtalsym.train import load_bundle, predict_proba, run_training
 from xtalsym.train.data import load_splits, open_image_file, read_split_rows
+from xtalsym.train.launch import launch_command
 from xtalsym.train.precision import resolve_precision
 from xtalsym.train.trainer import _Trainer
 
@@ -99,6 +100,27 @@ def test_world_from_launcher_environment():
     assert ddp.shard(x[:3], y[:3], ddp.World(1, 2, 1)) is None  # < 2 draws for a rank
 
 
+def test_launch_command_srun_in_a_slurm_job_else_torchrun(tmp_path):
+    cfg = tiny_cfg(processes=3, workers=4)
+    argv = ["--model", "m"]
+    assert launch_command(tiny_cfg(), argv, {}) is None  # one process: train here
+    assert launch_command(cfg, argv, {"RANK": "0", "WORLD_SIZE": "3"}) is None  # launched
+    local = launch_command(cfg, argv, {"PATH": ""})
+    assert local[1:4] == ["-m", "torch.distributed.run", "--standalone"]
+    assert "--nproc-per-node=3" in local and local[-2:] == argv
+    child = local[local.index("xtalsym") - 1 :]
+    assert child[:4] == ["-m", "xtalsym", "train", "--params"]
+    assert json.loads(child[4]) == cfg
+    (tmp_path / "srun").write_text("#!/bin/sh\n")
+    (tmp_path / "srun").chmod(0o755)
+    job = {"SLURM_JOB_ID": "42", "PATH": str(tmp_path)}
+    srun = launch_command(cfg, argv, job)
+    assert srun[:3] == ["srun", "--ntasks=3", "--cpus-per-task=4"]
+    assert srun[srun.index("xtalsym") - 2 :][:3] == [sys.executable, "-m", "xtalsym"]
+    # Without srun on the PATH a SLURM job falls back to torchrun.
+    assert launch_command(cfg, argv, {"SLURM_JOB_ID": "42", "PATH": ""})[0] == sys.executable
+
+
 DDP_SCRIPT = textwrap.dedent(
     """
     import json, os, signal, sys
@@ -124,40 +146,35 @@ def _script(tmp_path, cfg, args, kill_at):
     return [str(script), json.dumps(cfg), json.dumps(args), str(tmp_path / "ran"), str(kill_at)]
 
 
-def _torchrun(tmp_path, cfg, args, kill_at):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd += _script(tmp_path, cfg, args, kill_at)
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-
-
-def _srun_like(tmp_path, cfg, args):
+def _srun_like(tmp_path, cfg, args, kill_at):
     """Two processes with the environment an ``srun --ntasks=2`` job step gives its tasks
-    (SLURM_PROCID, SLURM_STEP_NUM_TASKS, SLURM_LOCALID); the rendezvous port is set, as the
-    host name lookup needs scontrol."""
+    (SLURM_PROCID, SLURM_STEP_NUM_TASKS, SLURM_LOCALID; the rendezvous address is given, as
+    finding the first host needs scontrol). Like srun --kill-on-bad-exit, rank 1 is killed
+    when rank 0 fails."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     base = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
     base["MASTER_PORT"] = str(port)
-    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
-        base.pop(key, None)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, *_script(tmp_path, cfg, args, -1)],
-            env={
-                **base,
-                "SLURM_PROCID": str(r),
-                "SLURM_STEP_NUM_TASKS": "2",
-                "SLURM_LOCALID": str(r),
-            },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+    procs = []
+    for r in range(2):
+        env = {**base, "SLURM_PROCID": str(r), "SLURM_STEP_NUM_TASKS": "2"}
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, *_script(tmp_path, cfg, args, kill_at)],
+                env={**env, "SLURM_LOCALID": str(r)},
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         )
-        for r in range(2)
-    ]
-    return [(p.wait(timeout=240), p.communicate()[1]) for p in procs]
+    _, err = procs[0].communicate(timeout=240)
+    if procs[0].returncode:
+        procs[1].kill()
+    procs[1].communicate(timeout=240)
+    return procs[0].returncode, err
+
+
+ARG_NAMES = ("images", "split", "weights", "out", "checkpoint-dir")
 
 
 def _ran(tmp_path, rank):
@@ -168,26 +185,35 @@ def _ran(tmp_path, rank):
 
 
 def test_ddp_two_cpu_processes_train_resume_and_match_one_process(tmp_path):
-    """2 processes, gloo: started by torchrun and killed after epoch 2, started again as by
-    srun, the run resumes (epochs 3-4 only), its loss falls, the bundle predicts, and (no BatchNorm, no dropout, no
-    class weights: the averaged gradient is the global batch's) the weights match a
-    one-process run of the same config."""
+    """2 processes, gloo: started as srun starts them and killed after epoch 2, then started
+    again by ``xtalsym train`` (train.processes = 2: torchrun), the run resumes (epochs 3-4
+    only), its loss falls, the bundle predicts, and (no BatchNorm, no dropout, no class
+    weights: the averaged gradient is the global batch's) the weights match a one-process
+    run of the same config."""
     h5_path, split_path, weights_path = write_toy(tmp_path)
-    cfg = tiny_cfg(epochs=4, norm="none", dropout=0.0, imbalance="none", lr=0.02)
+    cfg = tiny_cfg(epochs=4, norm="none", dropout=0.0, imbalance="none", lr=0.02, processes=2)
     out, ck = tmp_path / "out", tmp_path / "ck"
     args = [str(h5_path), str(split_path), str(weights_path), str(out), str(ck)]
-    killed = _torchrun(tmp_path, cfg, args, kill_at=2)
-    assert killed.returncode != 0, killed.stderr[-3000:]
+    rc, err = _srun_like(tmp_path, cfg, args, kill_at=2)
+    assert rc == -9, err[-3000:]  # rank 0 SIGKILLed itself after epoch 2's checkpoint
     assert _ran(tmp_path, 0) == [1, 2] and not (out / "model.pt").exists()
     _ran(tmp_path, 1)
-    assert torch.load(ck / "checkpoint.pt", weights_only=True)["epoch"] == 2
+    first = torch.load(ck / "checkpoint.pt", weights_only=True)
+    assert first["epoch"] == 2
+    steps_2 = int(next(iter(first["optimizer"]["state"].values()))["step"])
 
-    # Resumed by two processes started as srun starts them.
-    for rc, err in _srun_like(tmp_path, cfg, args):
-        assert rc == 0, err[-3000:]
-    assert _ran(tmp_path, 0) == [3, 4] and _ran(tmp_path, 1) == [3, 4]
+    # Started again by the command line with train.processes = 2, which launches torchrun.
+    cmd = [sys.executable, "-m", "xtalsym", "train", "--params", json.dumps(cfg), "--model=m"]
+    cmd += [f"--{k}={v}" for k, v in zip(ARG_NAMES, args, strict=True)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "resuming m" in proc.stderr and "x 2, fp32" in proc.stderr
+    final = torch.load(ck / "checkpoint.pt", weights_only=True)
+    assert int(next(iter(final["optimizer"]["state"].values()))["step"]) == 2 * steps_2
     hist = pd.read_csv(out / "history.csv")
     assert list(hist["epoch"]) == [1, 2, 3, 4]
+    assert hist["seconds"].iloc[:2].tolist() == [r["seconds"] for r in first["history"]]
     assert hist["train_loss"].iloc[-1] < 0.5 * hist["train_loss"].iloc[0]
     model, card = load_bundle(out)
     assert card["processes"] == 2 and card["precision"] == "fp32"
