@@ -1,5 +1,6 @@
 """Training at scale on the CPU: mixed precision (bf16, fp16) and data-parallel (DDP, gloo)."""
 
+import dataclasses
 import json
 import os
 import socket
@@ -19,6 +20,7 @@ from xtalsym.train import load_bundle, predict_proba, run_training
 from xtalsym.train.data import load_splits, open_image_file, read_split_rows
 from xtalsym.train.launch import launch_command
 from xtalsym.train.precision import resolve_precision
+from xtalsym.train.rawcopy import ensure_raw_copy, open_raw
 from xtalsym.train.trainer import _Trainer
 
 from .test_train import CLASSES, tiny_cfg, write_toy
@@ -230,3 +232,41 @@ def test_ddp_two_cpu_processes_train_resume_and_match_one_process(tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-5)
     ref_hist = pd.read_csv(ref / "history.csv")
     np.testing.assert_allclose(hist["train_loss"], ref_hist["train_loss"], rtol=1e-4)
+
+
+def test_raw_copy_mapped_resident_and_streamed_sources_deliver_the_same_batches(tmp_path):
+    h5_path, split_path, _ = write_toy(tmp_path, variants=2)
+    f = open_image_file(h5_path)
+    raw = ensure_raw_copy(f, tmp_path / "raw")
+    assert raw.stat().st_size >= f.shape[0] * f.row_bytes  # uncompressed: the raw size
+    with h5py.File(h5_path) as h5:
+        assert np.array_equal(open_raw(raw), h5["images"][...])
+    assert ensure_raw_copy(f, tmp_path / "raw") == raw  # found, not rewritten
+    fr = dataclasses.replace(f, raw=raw)
+    splits = read_split_rows(h5_path, split_path, CLASSES)
+    ram = load_splits(f, splits, 10**9, 0)
+    mapped = load_splits(fr, splits, 10**9, 0)
+    stream = load_splits(fr, splits, f.row_bytes * 12, 1)
+    assert isinstance(mapped["train"].source.data, np.memmap) and not stream["train"].in_memory
+    windows = ram["train"].plan(np.random.default_rng(7))
+    ref_x, ref_y = map(torch.cat, zip(*ram["train"].batches(windows, 5), strict=True))
+    resident = {k: s.source.resident(torch.device("cpu"), s.n_variants) for k, s in ram.items()}
+    for source in (mapped["train"], stream["train"], resident["train"]):
+        x, y = map(torch.cat, zip(*source.batches(windows, 5), strict=True))
+        assert torch.equal(x, ref_x) and torch.equal(y, ref_y)
+    val = ram["val"].plan(None)
+    ref_v = torch.cat([x for x, _ in ram["val"].batches(val, 4)])
+    for source in (mapped["val"], resident["val"]):
+        assert torch.equal(torch.cat([x for x, _ in source.batches(val, 4)]), ref_v)
+
+
+def test_training_from_the_raw_copy_gives_the_same_weights(tmp_path):
+    h5_path, split_path, weights_path = write_toy(tmp_path)
+    states = {}
+    for name, extra in {"gzip": {}, "raw": {"raw_copy": True}}.items():
+        out, ck = tmp_path / name, tmp_path / "train" / name
+        run_training(tiny_cfg(epochs=1, **extra), "m", h5_path, split_path, weights_path, out, ck)
+        states[name] = torch.load(out / "model.pt", weights_only=True)
+    assert len(list((tmp_path / "train" / "raw").glob("*.raw.npy"))) == 1
+    a, b = states["gzip"], states["raw"]
+    assert all(torch.equal(a[k], b[k]) for k in a)

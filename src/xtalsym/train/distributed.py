@@ -15,6 +15,7 @@ and the bundle; BatchNorm running statistics are rank 0's (DDP broadcasts its bu
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import subprocess
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 #: First port of the rendezvous when srun (not torchrun) starts the processes; the job id is
 #: added so that jobs sharing a node do not collide.
 _SLURM_BASE_PORT = 29500
+#: How long a collective may wait for the slowest rank (s).
+_TIMEOUT_S = 3600
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ def setup(world: World, device: torch.device) -> torch.device:
             init_method="env://",
             rank=world.rank,
             world_size=world.size,
+            # Rank 0 may write the raw training copy while the others wait (minutes).
+            timeout=datetime.timedelta(seconds=_TIMEOUT_S),
             device_id=device if device.type == "cuda" else None,
         )
     logger.info("rank %d of %d on %s", world.rank, world.size, device)

@@ -17,6 +17,7 @@ from the torch RNG seeded by (seed, epoch, rank).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -49,6 +50,7 @@ from .data import (
 )
 from .distributed import World
 from .precision import Precision, resolve_precision
+from .rawcopy import copy_path, ensure_raw_copy
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ CHECKPOINT = "checkpoint.pt"
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
 # Keys of cfg["train"] that do not change the result, so a checkpoint survives their change.
 # The global batch, and so the result, does not depend on the number of processes either.
-_RUNTIME_KEYS = ("models", "device", "workers", "cache_gb", "processes")
+_RUNTIME_KEYS = ("models", "device", "workers", "cache_gb", "processes", "raw_copy")
 
 
 def select_device(pref: str) -> torch.device:
@@ -343,7 +345,14 @@ def _run(
     if not len(splits["train"]):
         raise ValueError(f"no training crystals: {split_path} has no train rows in the class set")
     workers = loader_workers(tcfg["workers"])
-    data = load_splits(image_file, splits, memory_budget(tcfg.get("cache_gb")), workers)
+    if tcfg["raw_copy"]:  # shared by the models trained on these images
+        cache = Path(ckpt_dir).parent / "raw"
+        if world.main:
+            ensure_raw_copy(image_file, cache)
+        ddp.barrier(world)
+        image_file = dataclasses.replace(image_file, raw=copy_path(image_file, cache))
+    budget = memory_budget(tcfg.get("cache_gb"))
+    data = load_splits(image_file, splits, budget, workers, device)
     if not len(splits["val"]):
         logger.warning("no validation crystals: model selection and early stopping use train")
 
