@@ -97,9 +97,8 @@ def test_world_from_launcher_environment():
     assert ddp.from_env(step) == ddp.World(1, 2, 1)
     # A batch script (no job step) is one process even when the job has several tasks.
     assert not ddp.from_env({"SLURM_PROCID": "0", "SLURM_NTASKS": "2"}).distributed
-    x, y = torch.arange(10), torch.arange(10)
-    assert ddp.shard(x, y, ddp.World(1, 2, 1))[1].tolist() == [1, 3, 5, 7, 9]
-    assert ddp.shard(x[:3], y[:3], ddp.World(1, 2, 1)) is None  # < 2 draws for a rank
+    assert ddp.too_small(3, ddp.World(1, 2, 1)) and not ddp.too_small(4, ddp.World(1, 2, 1))
+    assert ddp.too_small(1, ddp.World()) and not ddp.too_small(2, ddp.World())
 
 
 def test_launch_command_srun_in_a_slurm_job_else_torchrun(tmp_path):
@@ -254,6 +253,11 @@ def test_raw_copy_mapped_resident_and_streamed_sources_deliver_the_same_batches(
     for source in (mapped["train"], stream["train"], resident["train"]):
         x, y = map(torch.cat, zip(*source.batches(windows, 5), strict=True))
         assert torch.equal(x, ref_x) and torch.equal(y, ref_y)
+        # Rank r of 2 gets draws r, r + 2, ... of every global batch of 5.
+        parts = [list(source.batches(windows, 5, (r, 2))) for r in range(2)]
+        for k, (xg, _) in enumerate(ram["train"].batches(windows, 5)):
+            for r in range(2):
+                assert torch.equal(parts[r][k][0], xg[r::2])
     val = ram["val"].plan(None)
     ref_v = torch.cat([x for x, _ in ram["val"].batches(val, 4)])
     for source in (mapped["val"], resident["val"]):

@@ -297,14 +297,17 @@ class InMemoryImages:
         return InMemoryImages(self.split, out)
 
     def batches(
-        self, windows: list[Window], batch_size: int
+        self, windows: list[Window], batch_size: int, part: tuple[int, int] = (0, 1)
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        rank, size = part
         positions = np.concatenate([w.positions for w in windows]) if windows else np.empty(0)
         variants = np.concatenate([w.variants for w in windows]) if windows else np.empty(0)
         positions, variants = positions.astype(np.int64), variants.astype(np.int64)
         on_device = isinstance(self.data, torch.Tensor)
         for s in range(0, len(positions), batch_size):
-            p, v = positions[s : s + batch_size], variants[s : s + batch_size]
+            # Only this rank's share of the global batch is gathered.
+            p = positions[s : s + batch_size][rank::size]
+            v = variants[s : s + batch_size][rank::size]
             rows = self.index[p]
             if on_device:
                 dev = self.data.device
@@ -359,8 +362,9 @@ class StreamedImages:
         self.pin_memory = pin_memory
 
     def batches(
-        self, windows: list[Window], batch_size: int
+        self, windows: list[Window], batch_size: int, part: tuple[int, int] = (0, 1)
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        rank, size = part
         loader = DataLoader(
             _WindowDataset(self.image_file, self.split, windows),
             batch_size=None,
@@ -384,10 +388,10 @@ class StreamedImages:
             xs, ys = torch.cat(carry_x), torch.cat(carry_y)
             full = (len(ys) // batch_size) * batch_size
             for s in range(0, full, batch_size):
-                yield xs[s : s + batch_size], ys[s : s + batch_size]
+                yield xs[s : s + batch_size][rank::size], ys[s : s + batch_size][rank::size]
             carry_x, carry_y, n_carry = [xs[full:]], [ys[full:]], len(ys) - full
         if n_carry:
-            yield torch.cat(carry_x), torch.cat(carry_y)
+            yield torch.cat(carry_x)[rank::size], torch.cat(carry_y)[rank::size]
 
 
 @dataclass
@@ -412,9 +416,12 @@ class SplitData:
         )
 
     def batches(
-        self, windows: list[Window], batch_size: int
+        self, windows: list[Window], batch_size: int, part: tuple[int, int] = (0, 1)
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        return self.source.batches(windows, batch_size)
+        """Batches of ``batch_size`` draws in plan order (the last one smaller); with
+        ``part`` = (rank, size) each batch is cut to its every ``size``-th draw from
+        ``rank`` (one batch per global batch, possibly empty: data-parallel training)."""
+        return self.source.batches(windows, batch_size, part)
 
 
 def load_splits(

@@ -133,17 +133,10 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
-def shard(
-    x: torch.Tensor, y: torch.Tensor, world: World
-) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """This rank's draws of a global batch (every ``size``-th, from ``rank``), or None when
-    the batch is too small to give every rank two draws (BatchNorm needs two; every rank
-    sees the same global batch, so all skip it together)."""
-    if len(y) < 2 * world.size:
-        return None
-    if not world.distributed:
-        return x, y
-    return x[world.rank :: world.size], y[world.rank :: world.size]
+def too_small(n_global: int, world: World) -> bool:
+    """Whether a global batch of ``n_global`` draws is skipped: it cannot give every rank two
+    draws (BatchNorm needs two; all ranks see the same plan, so all skip it together)."""
+    return n_global < 2 * world.size
 
 
 def all_sum(values: list[float], world: World, device: torch.device) -> list[float]:

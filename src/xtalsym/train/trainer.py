@@ -191,13 +191,13 @@ class _Trainer:
             leave=False,
             disable=not self.world.main,
         )
-        for xb, yb in data.batches(windows, batch_size):
-            bar.update(len(yb))
-            # This rank's share; none from a lone last sample (BatchNorm cannot train on it).
-            part = ddp.shard(xb, yb, self.world)
-            if part is None:
+        part = (self.world.rank, self.world.size)
+        for i, (xb, yb) in enumerate(data.batches(windows, batch_size, part)):
+            n_global = min(batch_size, n_draws - i * batch_size)  # batches are full but the last
+            bar.update(n_global)
+            if ddp.too_small(n_global, self.world):
                 continue
-            x, y = self._inputs(part[0]), part[1].to(self.device, non_blocking=True)
+            x, y = self._inputs(xb), yb.to(self.device, non_blocking=True)
             logits = self._forward(x)
             loss = self.criterion(logits, y)
             self.optimizer.zero_grad(set_to_none=True)
@@ -225,10 +225,9 @@ class _Trainer:
         distributed run each rank scores every ``world``-th crystal and the sums are pooled."""
         self.model.eval()
         ddp.sync_buffers(self.model, self.world)
-        rank, size = self.world.rank, self.world.size
+        part = (self.world.rank, self.world.size)
         loss_sum, correct, seen = 0.0, 0, 0
-        for xb, yb in data.batches(data.plan(None), batch_size):
-            xb, yb = xb[rank::size], yb[rank::size]
+        for xb, yb in data.batches(data.plan(None), batch_size, part):
             if not len(yb):
                 continue
             x, y = self._inputs(xb), yb.to(self.device)
