@@ -15,6 +15,7 @@ new one; it is written atomically, slab by slab in bounded memory.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -40,11 +41,25 @@ def copy_path(image_file: ImageFile, cache_dir: str | os.PathLike) -> Path:
 
 
 def ensure_raw_copy(image_file: ImageFile, cache_dir: str | os.PathLike) -> Path:
-    """The raw copy's path, written first if it does not exist yet."""
+    """The raw copy's path, written first if it does not exist yet. Jobs training other
+    models on the same images at the same time wait on a lock file instead of decoding it
+    again (an advisory ``flock``; on a shared file system without locks each writes its own
+    temporary copy and the last rename wins, which is still correct)."""
     path = copy_path(image_file, cache_dir)
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except OSError:  # no locks on this file system
+            pass
+        if not path.exists():
+            _write_copy(image_file, path)
+    return path
+
+
+def _write_copy(image_file: ImageFile, path: Path) -> None:
     n = image_file.shape[0]
     gb = n * image_file.row_bytes / 1e9
     logger.info(
@@ -60,7 +75,6 @@ def ensure_raw_copy(image_file: ImageFile, cache_dir: str | os.PathLike) -> Path
                 out[start : start + step] = ds[start : start + step]
         out.flush()
         del out
-    return path
 
 
 def open_raw(path: str | os.PathLike) -> np.ndarray:
