@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -274,3 +275,26 @@ def test_training_from_the_raw_copy_gives_the_same_weights(tmp_path):
     assert len(list((tmp_path / "train" / "raw").glob("*.raw.npy"))) == 1
     a, b = states["gzip"], states["raw"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_workflow_asks_slurm_for_one_task_per_gpu(tmp_path):
+    """train.processes = 2 on CUDA: the train_model jobs carry tasks = 2, one task per GPU,
+    two GPUs and mpi = srun (the SLURM plugin then runs the rule in the batch step, where
+    xtalsym starts its own srun); with one process the request is unchanged."""
+    root = Path(__file__).resolve().parents[1]
+    multi = tmp_path / "multi.yaml"
+    multi.write_text("train:\n  processes: 2\n  device: cuda\n")
+    base = [sys.executable, "-m", "snakemake", "-n", "--cores", "1"]
+    base += ["--config", f"results={tmp_path / 'r'}", "--configfile"]
+    tiny = str(root / "tests" / "data" / "tiny_config.yaml")
+    outs = {}
+    for name, files in {"multi": [tiny, str(multi)], "one": [tiny]}.items():
+        proc = subprocess.run(
+            [*base, *files], cwd=root, capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        outs[name] = [ln for ln in proc.stdout.splitlines() if "resources:" in ln]
+    train = [ln for ln in outs["multi"] if "gpu=" in ln]
+    assert train and all("tasks=2" in ln and "tasks_per_gpu=1" in ln for ln in train)
+    assert all("mpi=srun" in ln and "gpu=2" in ln for ln in train)
+    assert not any("mpi=" in ln or "tasks=" in ln for ln in outs["one"])
