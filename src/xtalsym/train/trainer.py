@@ -56,9 +56,10 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
-# Keys of cfg["train"] that do not change the result, so a checkpoint survives their change.
-# The global batch, and so the result, does not depend on the number of processes either.
-_RUNTIME_KEYS = ("models", "device", "workers", "cache_gb", "processes", "raw_copy")
+# Keys of cfg["train"] that do not change the result beyond rounding, so a checkpoint survives
+# their change: the global batch does not depend on the number of processes, and precision,
+# like the device it follows under "auto", changes rounding only.
+_RUNTIME_KEYS = ("models", "device", "workers", "cache_gb", "processes", "raw_copy", "precision")
 
 
 def select_device(pref: str) -> torch.device:
