@@ -280,10 +280,6 @@ class InMemoryImages:
         self.split, self.data = split, data
         self.index = np.arange(len(split)) if file_rows is None else np.asarray(file_rows)
 
-    @property
-    def nbytes(self) -> int:
-        return len(self.index) * int(np.prod(self.data.shape[1:]))
-
     def resident(self, device: torch.device, n_variants: int) -> InMemoryImages:
         """The split's rows (first ``n_variants``) copied into one tensor on ``device``, slab
         by slab (no host copy of the whole split on the way)."""
