@@ -9,8 +9,8 @@ streaming reads plain byte ranges. The cost is disk: the raw size (108,658 shape
 3 x 2 x 224 x 224 B = 32.7 GB, against about 12 GB gzip).
 
 The copy is named after the source file's identity (absolute path, size, modification time,
-``config_hash``), so models trained on the same images share it and a rewritten source gets a
-new one; it is written atomically, slab by slab in bounded memory.
+``config_hash``, ``artifact_id``), so models trained on the same images share it and a
+rewritten source gets a new one; it is written atomically, slab by slab in bounded memory.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def copy_path(image_file: ImageFile, cache_dir: str | os.PathLike) -> Path:
     """Where the raw copy of ``image_file`` lives in ``cache_dir``."""
     st = image_file.path.stat()
     ident = [str(image_file.path.resolve()), st.st_size, st.st_mtime_ns]
-    ident.append(str(image_file.attrs.get("config_hash")))
+    ident += [str(image_file.attrs.get(k)) for k in ("config_hash", "artifact_id")]
     key = hashlib.blake2b(json.dumps(ident).encode(), digest_size=6).hexdigest()
     return Path(cache_dir) / f"{image_file.path.stem}-{key}.raw.npy"
 
