@@ -1,14 +1,21 @@
-"""Training and inference throughput of the MSDN on this machine (crystals/s).
+"""Training and inference throughput of the MSDN on this machine (crystals/s), and the loader.
 
 A crystal is one triplet of x, y, z images. Timed: composing the uint8 images into the float
 input, forward, and (training) cross-entropy backward plus an Adam step, on the device the
-trainer would pick (``train.device: auto``). Data reading is not timed (see bench_scale).
-Settings: the paper's (growth 32, blocks 3-6-12-8, stem 32, 224 x 224) and the quick default
-(growth 12, blocks 2-3-4-3, stem 16, 64 x 64).
+trainer would pick (``train.device: auto``), at the precision ``train.precision: auto`` picks
+there (:mod:`xtalsym.train.precision`) and, for the paper setting, also in bf16 (on the CPU:
+the figure beside fp32). Settings: the paper's (growth 32, blocks 3-6-12-8, stem 32,
+224 x 224) and the quick default (growth 12, blocks 2-3-4-3, stem 16, 64 x 64).
+
+``loader`` (benchmarks/bench_loader.py) is the input pipeline at 224 px; ``loader_crystals_per_s``
+its figure for the paper config (raw copy, memory-mapped, one process), set against
+``gpu_demand_crystals_per_s``: what one GPU would consume, from the training FLOPs per crystal
+(counted here) at an assumed sustained rate (no GPU was measured here).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -16,14 +23,21 @@ import torch
 
 from xtalsym.models import build_model, count_parameters
 from xtalsym.train import compose_inputs
-from xtalsym.train.trainer import select_device
+from xtalsym.train.device import select_device
+from xtalsym.train.precision import Precision, resolve_precision
 
 try:
+    from benchmarks import bench_loader
     from benchmarks.common import write_result
 except ImportError:  # run as a script from benchmarks/
+    import bench_loader
     from common import write_result
 
 N_CLASSES = 72
+# Sustained training throughput assumed for one data-centre GPU in bf16 (TFLOP/s): DenseNets
+# reach a small share of the tensor-core peak (A100: 312, H100: 990); 20 TFLOP/s is about what
+# DenseNet-121 training at 1,000-2,000 images/s amounts to. An assumption, not a measurement.
+GPU_SUSTAINED_TFLOPS = 20.0
 SETTINGS = {
     "paper_224": {"growth": 32, "blocks": (3, 6, 12, 8), "stem": 32, "input_size": 224},
     "quick_64": {"growth": 12, "blocks": (2, 3, 4, 3), "stem": 16, "input_size": 64},
@@ -35,35 +49,50 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def train_flops_per_crystal(params: dict[str, Any]) -> float:
+    """FLOPs of one training step (forward + backward) per crystal, counted by torch."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = build_model("msdn", N_CLASSES, dropout=0.2, **params)
+    s = params["input_size"]
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model(torch.zeros(1, 3, 3, s, s)).sum().backward()
+    return float(counter.get_total_flops())
+
+
 def throughput(
-    params: dict[str, Any], batch: int, steps: int, device: torch.device
+    params: dict[str, Any], batch: int, steps: int, device: torch.device, precision: Precision
 ) -> dict[str, float]:
     """Crystals per second for training steps and for inference, after one warm-up step."""
     torch.manual_seed(0)
     model = build_model("msdn", N_CLASSES, dropout=0.2, **params).to(device)
-    cuda = device.type == "cuda"
-    if cuda:
+    cl = precision.channels_last
+    if cl:
         model = model.to(memory_format=torch.channels_last)
     s = params["input_size"]
     images = torch.randint(0, 256, (batch, 3, 2, s, s), dtype=torch.uint8)
     labels = torch.randint(0, N_CLASSES, (batch,), device=device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    scaler = precision.grad_scaler()
 
-    def train_step() -> None:
-        x = compose_inputs(images.to(device), "msdn", channels_last=cuda)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+    def train_step() -> None:  # the trainer's step (engine.Trainer.train_epoch)
+        x = compose_inputs(images.to(device), "msdn", channels_last=cl)
+        with precision.autocast():
             loss = torch.nn.functional.cross_entropy(model(x).float(), labels)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
 
     @torch.no_grad()
     def infer_step() -> None:
-        x = compose_inputs(images.to(device), "msdn", channels_last=cuda)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+        x = compose_inputs(images.to(device), "msdn", channels_last=cl)
+        with precision.autocast():
             model(x)
 
     out = {"n_parameters": count_parameters(model), "batch": batch, "steps": steps}
+    out["precision"] = precision.name
     for name, step, mode in (("train", train_step, True), ("infer", infer_step, False)):
         model.train(mode)
         step()  # warm-up (allocations, cuDNN autotuning)
@@ -83,6 +112,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     # On a CPU shared with other jobs, OpenMP barriers across threads can cost 10-100x; time
     # one thread and all of them and report the faster (both are kept in "settings").
     thread_counts = [default_threads] if cuda else [1] if quick else sorted({1, default_threads})
+    auto = resolve_precision("auto", device)
     results = {}
     for name, params in SETTINGS.items():
         p = dict(params)
@@ -96,16 +126,30 @@ def run(quick: bool = False) -> dict[str, Any]:
         runs = []
         for n in thread_counts:
             torch.set_num_threads(n)
-            runs.append({"threads": n, **throughput(p, batch, steps, device)})
-        torch.set_num_threads(default_threads)
+            runs.append({"threads": n, **throughput(p, batch, steps, device, auto)})
         best = max(runs, key=lambda r: r["train_crystals_per_s"])
+        if name == "paper_224":  # bf16 beside the default, at the faster thread count
+            torch.set_num_threads(best["threads"])
+            bf16 = resolve_precision("bf16", device)
+            results["paper_224_bf16"] = {"threads": best["threads"]}
+            results["paper_224_bf16"] |= throughput(p, batch, steps, device, bf16)
+        torch.set_num_threads(default_threads)
         results[name] = {**p, "blocks": list(p["blocks"]), **best, "by_threads": runs}
     paper, quick_row = results["paper_224"], results["quick_64"]
+    bf16_row = results["paper_224_bf16"]
+    flops = train_flops_per_crystal(SETTINGS["paper_224"])
+    demand = GPU_SUSTAINED_TFLOPS * 1e12 / flops
+    loader = bench_loader.run(quick=quick)
+    loader_rate = loader["rates"]["raw_mapped"]
     figures = {
         "device": device.type,
         "quick": quick,
         "train_crystals_per_s": round(paper["train_crystals_per_s"], 3),
         "infer_crystals_per_s": round(paper["infer_crystals_per_s"], 3),
+        "precision": paper["precision"],
+        # The same paper-setting step in bf16 autocast (CPU: beside fp32 above).
+        "bf16_train_crystals_per_s": round(bf16_row["train_crystals_per_s"], 3),
+        "bf16_infer_crystals_per_s": round(bf16_row["infer_crystals_per_s"], 3),
         "quick_train_crystals_per_s": round(quick_row["train_crystals_per_s"], 3),
         "quick_infer_crystals_per_s": round(quick_row["infer_crystals_per_s"], 3),
         # One epoch over the paper's training set (80 % of 108,658 crystals) at this speed.
@@ -113,6 +157,16 @@ def run(quick: bool = False) -> dict[str, Any]:
         if quick
         else round(0.8 * 108_658 / paper["train_crystals_per_s"] / 3600, 2),
         "settings": results,
+        "train_gflop_per_crystal": round(flops / 1e9, 2),
+        "gpu_demand_crystals_per_s": round(demand, 1),
+        "gpu_sustained_tflops_assumed": GPU_SUSTAINED_TFLOPS,
+        # The paper config's loader (train.raw_copy: memory-mapped copy, one process, uint8
+        # batches; composition runs on the GPU) and the old default (gzip HDF5, streamed).
+        "loader_crystals_per_s": loader_rate,
+        "loader_gzip_stream_crystals_per_s": loader["rates"]["stream_gzip4_w0"],
+        "loader_vs_gpu_demand": round(loader_rate / demand, 2),
+        "loader": loader,
+        "load_average": [round(x, 1) for x in os.getloadavg()],
         "note": "train/infer figures at the paper's settings (224 px); quick_* at the quick "
         "default (64 px); crystals = triplets of images; image reading excluded",
     }

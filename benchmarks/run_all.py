@@ -19,7 +19,11 @@ HEADLINES = {
     "structures": ("synthetic_per_s", "cif_parsed_per_s"),
     "simulation": ("ours_patterns_per_s", "speedup_vs_pymatgen"),
     "shaping": ("patterns_per_s", "speedup_vs_reference"),
-    "training": ("train_crystals_per_s", "infer_crystals_per_s"),
+    "training": (
+        "train_crystals_per_s",
+        "bf16_train_crystals_per_s",
+        "loader_crystals_per_s",
+    ),
     "scale": ("n_crystals", "projected_total_s_108658"),
     "compression": ("patterns_ratio", "shaped_ratio"),
 }

@@ -123,7 +123,8 @@ def test_runtime_keys_are_marked_in_the_schema_and_split_off():
     assert not {("patterns", "size"), ("train", "epochs"), ("seed",)} & set(keys)
     cfg = config.load(TINY_CONFIG)
     kept, runtime = config.split_runtime(cfg)
-    assert runtime["train"] == {k: cfg["train"][k] for k in ("device", "workers", "cache_gb")}
+    train_runtime = ("device", "workers", "precision", "raw_copy", "processes", "cache_gb")
+    assert runtime["train"] == {k: cfg["train"][k] for k in train_runtime}
     assert "workers" not in kept["patterns"] and kept["patterns"]["size"] == cfg["patterns"]["size"]
     # the two halves put back together are the config
     from xtalsym.cli import _merge

@@ -310,3 +310,41 @@ def test_a_rule_that_raises_is_reported_failed_not_hung(slurm):
     states = {h["comment"]: h["state"] for h in slurm_history(run_id)}
     assert states == {"rule_ok": "COMPLETED", "rule_boom": "FAILED"}
     assert elapsed < FAIL_TIMEOUT_S / 2
+
+
+DDP_JOB = """#!/bin/bash
+#SBATCH --ntasks=2 --cpus-per-task=1 --mem=2000 --time=15
+env | grep -E '^SLURM_(STEP_NUM_TASKS|PROCID|NTASKS)=' | sed 's/^/batch: /'
+srun --ntasks=2 bash -c 'echo "task: $SLURM_PROCID of $SLURM_STEP_NUM_TASKS"'
+OMP_NUM_THREADS=1 {python} -m xtalsym train --params "$(cat {cfg})" --model m \\
+    --images {images} --split {split} --weights {weights} --out {out} --checkpoint-dir {ckpt}
+"""
+
+
+def test_ddp_training_in_a_two_task_job_starts_its_own_srun(slurm):
+    """`xtalsym train` with train.processes = 2 in the batch script of a 2-task job (the
+    script is no job step: no SLURM_STEP_NUM_TASKS) starts `srun --ntasks=2`; the two tasks
+    find their ranks and rank 0's host (scontrol), train with gloo and write one bundle."""
+    from .test_train import tiny_cfg, write_toy
+
+    tmp = slurm / "ddp"
+    tmp.mkdir()
+    images, split, weights = write_toy(tmp)
+    (tmp / "cfg.json").write_text(json.dumps(tiny_cfg(epochs=3, processes=2, workers=1)))
+    script = tmp / "job.sh"
+    script.write_text(DDP_JOB.format(python=VENV_BIN / "python", cfg=tmp / "cfg.json",
+        images=images, split=split, weights=weights, out=tmp / "out", ckpt=tmp / "train" / "m"))  # fmt: skip
+    proc = subprocess.run(
+        ["sbatch", "--wait", "--parsable", f"--output={tmp / 'job.log'}", str(script)],
+        capture_output=True, text=True, env=tool_env(tmp), timeout=600,
+    )  # fmt: skip
+    log = (tmp / "job.log").read_text() if (tmp / "job.log").exists() else ""
+    assert proc.returncode == 0, f"{proc.stderr}\n{log[-3000:]}"
+    assert "batch: SLURM_NTASKS=2" in log and "batch: SLURM_STEP_NUM_TASKS" not in log
+    assert "task: 0 of 2" in log and "task: 1 of 2" in log
+    assert "rank 0 of 2 on cpu" in log and "on cpu x 2" in log
+    card = json.loads((tmp / "out" / "model_card.json").read_text())
+    assert card["processes"] == 2
+    hist = pd.read_csv(tmp / "out" / "history.csv")
+    assert list(hist["epoch"]) == [1, 2, 3]
+    assert hist["train_loss"].iloc[-1] < hist["train_loss"].iloc[0]

@@ -311,7 +311,7 @@ def test_changed_config_does_not_resume_stale_checkpoint(tmp_path):
 def test_rewritten_inputs_retrain_and_runtime_changes_resume(tmp_path):
     """The checkpoint is keyed on its inputs' identity (issue 22.5): images written again by
     their stage (a shaping code change, same config) or a changed split retrain; runtime
-    keys (workers, RAM budget) reuse the finished checkpoint."""
+    keys (workers, RAM budget, precision, raw copy, processes) reuse the finished checkpoint."""
     h5_path, split_path, weights_path = write_toy(tmp_path)
     args = (h5_path, split_path, weights_path, tmp_path / "o", tmp_path / "c")
 
@@ -322,6 +322,7 @@ def test_rewritten_inputs_retrain_and_runtime_changes_resume(tmp_path):
 
     assert epochs_run(tiny_cfg(epochs=1)) == [1]
     assert epochs_run(tiny_cfg(epochs=1, workers=1, cache_gb=2e-6)) == []
+    assert epochs_run(tiny_cfg(epochs=1, precision="bf16", raw_copy=True, processes=2)) == []
     with h5py.File(h5_path) as f:
         first_id = f.attrs["artifact_id"]
     write_toy(tmp_path)  # the same config and pixels, written again

@@ -182,6 +182,8 @@ def changed_runtime_keys(cfg: dict) -> dict[str, object]:
             node, value = node["properties"][part], value[part]
         if "enum" in node:
             new = next(v for v in node["enum"] if v != value)
+        elif isinstance(value, bool):
+            new = not value
         elif value is None or isinstance(value, float):
             new = 1.5 if value is None else 2 * value
         else:

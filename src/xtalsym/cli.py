@@ -582,7 +582,14 @@ def dispatch(args: argparse.Namespace) -> int:
         run_split(cfg, args.structures, args.out, patterns_path=args.patterns)
     elif cmd == "train":
         from .train import run_training
+        from .train.launch import relaunch
 
+        paths = {"images": args.images, "split": args.split, "weights": args.weights}
+        paths |= {"out": args.out, "checkpoint-dir": args.checkpoint_dir}
+        argv = ["--model", args.model, *(f"--{k}={v}" for k, v in paths.items())]
+        rc = relaunch(cfg, argv)  # train.processes > 1: one process per GPU via srun/torchrun
+        if rc is not None:
+            return rc
         run_training(
             cfg, args.model, args.images, args.split, args.weights, args.out, args.checkpoint_dir
         )

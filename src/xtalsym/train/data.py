@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
@@ -81,6 +81,7 @@ class ImageFile:
     shape: tuple[int, ...]  # (N, V, 3, C, S, S)
     chunk_rows: int
     attrs: dict[str, object]
+    raw: Path | None = field(default=None, compare=False)  # uncompressed copy (.rawcopy)
 
     @property
     def n_variants(self) -> int:

@@ -4,22 +4,24 @@ Adam with L2 weight decay; cross-entropy with the split stage's class weights, o
 class-balanced sampler, or neither (``split.imbalance``); a learning rate warmed up linearly
 over the first epoch (at most 10 % of all steps), then cosine-annealed to 1 % per step; early
 stopping when validation accuracy (ties: lower validation loss) has not improved for
-``train.patience`` epochs; the bundle keeps the best-validation epoch.
+``train.patience`` epochs; the bundle keeps the best-validation epoch. The forward pass runs
+under ``train.precision`` (:mod:`.precision`, the same code on CPU and GPU) and, launched by
+torchrun or srun, data-parallel over processes (:mod:`.distributed`, :mod:`.engine`).
 
 Each epoch ends with an atomic checkpoint (model, optimiser, scheduler, grad scaler, sampler
 and RNG states, history, best weights). A run started again with the same config continues
 from it; on CPU the final weights equal those of an uninterrupted run bit for bit, because
-every epoch's data order comes from a generator seeded by (seed, epoch) and the torch RNG
-(dropout) is restored.
+every epoch's data order comes from a generator seeded by (seed, epoch) and its dropout
+from the torch RNG seeded by (seed, epoch, rank).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,19 +30,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
-from tqdm import tqdm
 
 from .. import __version__
 from ..io import check_artifact, derive_seed, write_table
 from ..models import build_model, count_parameters
 from ..spacegroups import resolve_classes
+from . import distributed as ddp
 from .bundle import save_bundle
 from .checkpoint import CHECKPOINT, compute_run_hash, load_checkpoint, save_checkpoint
-from .data import compose_inputs, memory_budget, open_image_file, read_split_rows
+from .data import memory_budget, open_image_file, read_split_rows
 from .device import loader_workers, select_device
-from .loading import SplitData, load_splits
-from .schedule import improved, lr_factor
+from .distributed import World
+from .engine import Trainer
+from .loading import load_splits
+from .precision import resolve_precision
+from .rawcopy import copy_path, ensure_raw_copy
+from .schedule import improved
 
 logger = logging.getLogger(__name__)
 
@@ -97,130 +102,6 @@ def _parse_attr(value: Any) -> Any:
     return value
 
 
-class _Trainer:
-    """One model's optimisation state and its epoch loop."""
-
-    def __init__(
-        self,
-        model: nn.Module,
-        arch: str,
-        device: torch.device,
-        lr: float,
-        weight_decay: float,
-        class_weights: np.ndarray | None,
-        total_steps: int,
-        warmup_steps: int,
-    ) -> None:
-        self.model, self.arch, self.device = model, arch, device
-        self.cuda = device.type == "cuda"
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: lr_factor(s, warmup_steps, total_steps)
-        )
-        # bf16 needs no loss scaling; fp16 (older GPUs) does.
-        self.amp_dtype = None
-        if self.cuda:
-            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        w = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
-        self.criterion = nn.CrossEntropyLoss(weight=w.to(device) if w is not None else None)
-
-    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.device, non_blocking=True)
-        return compose_inputs(x, self.arch, channels_last=self.cuda)
-
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.cuda):
-            return self.model(x).float()
-
-    def train_epoch(
-        self, data: SplitData, windows: list, batch_size: int, desc: str
-    ) -> tuple[float, float]:
-        """Mean training loss and accuracy over the epoch's draws."""
-        self.model.train()
-        n_draws = sum(len(w.positions) for w in windows)
-        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-        correct = torch.zeros((), dtype=torch.int64, device=self.device)
-        seen = steps = 0
-        bar = tqdm(
-            total=n_draws,
-            desc=desc,
-            unit="crystal",
-            mininterval=1.0 if sys.stderr.isatty() else 30.0,
-            leave=False,
-        )
-        for xb, yb in data.batches(windows, batch_size):
-            bar.update(len(yb))
-            if len(yb) < 2:  # a lone last sample: BatchNorm baselines cannot train on it
-                continue
-            x, y = self._inputs(xb), yb.to(self.device, non_blocking=True)
-            logits = self._forward(x)
-            loss = self.criterion(logits, y)
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.scheduler.step()
-            loss_sum += loss.detach().double() * len(y)
-            correct += (logits.argmax(1) == y).sum()
-            seen += len(y)
-            steps += 1
-            if steps % 20 == 1:  # .item() waits for the GPU: not every step
-                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-        bar.close()
-        if not seen:
-            return float("nan"), float("nan")
-        return float(loss_sum) / seen, float(correct) / seen
-
-    @torch.no_grad()
-    def evaluate(self, data: SplitData, batch_size: int) -> tuple[float, float]:
-        """Loss (same criterion as training) and accuracy on a split, variant 0."""
-        self.model.eval()
-        loss_sum, correct, seen = 0.0, 0, 0
-        for xb, yb in data.batches(data.plan(None), batch_size):
-            x, y = self._inputs(xb), yb.to(self.device)
-            logits = self._forward(x)
-            loss_sum += float(self.criterion(logits, y)) * len(y)
-            correct += int((logits.argmax(1) == y).sum())
-            seen += len(y)
-        if not seen:
-            return float("nan"), float("nan")
-        return loss_sum / seen, correct / seen
-
-    @torch.no_grad()
-    def logits(self, data: SplitData, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Logits (N, K) float32 and labels (N,) of a split, variant 0."""
-        self.model.eval()
-        zs, ys = [], []
-        for xb, yb in data.batches(data.plan(None), batch_size):
-            zs.append(self._forward(self._inputs(xb)).cpu())
-            ys.append(yb.cpu())
-        if not zs:
-            return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
-        return torch.cat(zs).numpy(), torch.cat(ys).numpy().astype(np.int64)
-
-    def state(self) -> dict[str, Any]:
-        rng = {"torch": torch.get_rng_state()}
-        if self.cuda:
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "rng": rng,
-        }
-
-    def load_state(self, ckpt: dict[str, Any]) -> None:
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
-        self.scaler.load_state_dict(ckpt["scaler"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        if self.cuda and "cuda" in ckpt["rng"]:
-            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
-
-
 def run_training(
     cfg: dict[str, Any],
     model_name: str,
@@ -235,8 +116,32 @@ def run_training(
     """Train ``cfg["train"]["models"][model_name]``; write the bundle to ``out_dir``.
 
     Resumes from ``ckpt_dir/checkpoint.pt`` when it matches the config and data.
-    ``on_epoch_end(epoch, history_row)`` runs after each epoch's checkpoint is written.
+    ``on_epoch_end(epoch, history_row)`` runs after each epoch's checkpoint is written (on
+    every rank of a distributed run).
     """
+    world = ddp.from_env()
+    if not world.main:  # one log per run: rank 0's
+        logging.getLogger("xtalsym").setLevel(logging.WARNING)
+    device = ddp.setup(world, select_device(cfg["train"]["device"]))
+    paths = (images_path, split_path, weights_path, out_dir, ckpt_dir)
+    try:
+        _run(cfg, model_name, *paths, world, device, on_epoch_end)
+    finally:
+        ddp.teardown(world)
+
+
+def _run(
+    cfg: dict[str, Any],
+    model_name: str,
+    images_path: str | os.PathLike,
+    split_path: str | os.PathLike,
+    weights_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    ckpt_dir: str | os.PathLike,
+    world: World,
+    device: torch.device,
+    on_epoch_end: Callable[[int, dict[str, Any]], None] | None,
+) -> None:
     tcfg = cfg["train"]
     if not tcfg["models"].get(model_name):
         names = ", ".join(m for m, spec in tcfg["models"].items() if spec)
@@ -246,7 +151,7 @@ def run_training(
     classes = resolve_classes(cfg["classes"])
     imbalance = cfg["split"]["imbalance"]
     seed = derive_seed(cfg["seed"], "train", model_name)
-    device = select_device(tcfg["device"])
+    precision = resolve_precision(tcfg["precision"], device)
     ckpt_path = Path(ckpt_dir) / CHECKPOINT
 
     for path in (images_path, split_path, weights_path):
@@ -261,7 +166,13 @@ def run_training(
     if not len(splits["train"]):
         raise ValueError(f"no training crystals: {split_path} has no train rows in the class set")
     workers = loader_workers(tcfg["workers"])
-    data = load_splits(image_file, splits, memory_budget(tcfg["cache_gb"]), workers)
+    if tcfg["raw_copy"]:  # shared by the models trained on these images
+        cache = Path(ckpt_dir).parent / "raw"
+        if world.main:
+            ensure_raw_copy(image_file, cache)
+        ddp.barrier(world)
+        image_file = dataclasses.replace(image_file, raw=copy_path(image_file, cache))
+    data = load_splits(image_file, splits, memory_budget(tcfg["cache_gb"]), workers, device)
     if not len(splits["val"]):
         logger.warning("no validation crystals: model selection and early stopping use train")
 
@@ -280,17 +191,20 @@ def run_training(
     }
     torch.manual_seed(seed)
     model = build_model(arch, len(classes), **arch_params).to(device)
-    if device.type == "cuda":
+    if precision.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
 
     epochs, batch_size = int(tcfg["epochs"]), int(tcfg["batch_size"])
     steps_per_epoch = math.ceil(len(splits["train"]) / batch_size)
     total = epochs * steps_per_epoch
-    trainer = _Trainer(
-        model,
+    trainer = Trainer(
+        ddp.wrap(model, world, device),
         arch,
         device,
+        precision,
+        world,
         float(tcfg["lr"]),
         float(tcfg["weight_decay"]),
         class_weights,
@@ -310,7 +224,7 @@ def run_training(
         bad_epochs, stopped, start = ckpt["bad_epochs"], ckpt["stopped"], ckpt["epoch"]
         logger.info("resuming %s from %s after epoch %d", model_name, ckpt_path, start)
     logger.info(
-        "%s: %s, %d parameters, %d train / %d val crystals, %s, imbalance=%s, on %s",
+        "%s: %s, %d parameters, %d train / %d val crystals, %s, imbalance=%s, on %s x %d, %s",
         model_name,
         arch,
         count_parameters(model),
@@ -319,12 +233,16 @@ def run_training(
         input_mode,
         imbalance,
         device,
+        world.size,
+        precision.name,
     )
 
     for epoch in range(start + 1, epochs + 1):
         if stopped:
             break
         t0 = time.perf_counter()
+        # Dropout from (seed, epoch, rank): a resumed epoch replays it without RNG state.
+        torch.manual_seed(derive_seed(seed, "dropout", epoch, world.rank))
         # The sampler: this epoch's order, draws and variants from (seed, epoch) alone.
         rng = np.random.default_rng(derive_seed(seed, "epoch", epoch))
         windows = data["train"].plan(rng, class_probs)
@@ -366,9 +284,8 @@ def run_training(
             row["lr"],
             row["seconds"],
         )
-        save_checkpoint(
-            ckpt_path,
-            {
+        if world.main:
+            ckpt = {
                 "format": 1,
                 "run_hash": run_hash,
                 "epoch": epoch,
@@ -379,14 +296,19 @@ def run_training(
                 "best_state": best_state,
                 "bad_epochs": bad_epochs,
                 "stopped": stopped,
-            },
-        )
-        write_table(Path(ckpt_dir) / "history.csv", pd.DataFrame(history, columns=HISTORY_COLUMNS))
+            }
+            save_checkpoint(ckpt_path, ckpt)
+            history_df = pd.DataFrame(history, columns=HISTORY_COLUMNS)
+            write_table(Path(ckpt_dir) / "history.csv", history_df)
+        ddp.barrier(world)  # no rank runs ahead of the checkpoint it would resume from
         if on_epoch_end is not None:
             on_epoch_end(epoch, row)
         if stopped:
             logger.info("early stop after epoch %d (best epoch %d)", epoch, best["epoch"])
 
+    if not world.main:  # rank 0 writes the bundle; the others wait for it
+        ddp.barrier(world)
+        return
     train_counts = np.bincount(splits["train"].labels, minlength=len(classes))
     inference: dict[str, Any] = {"train_class_counts": train_counts.tolist()}
     if imbalance == "logit_adjust":
@@ -424,8 +346,11 @@ def run_training(
         "n_train": len(splits["train"]),
         "n_val": len(splits["val"]),
         "device": device.type,
+        "precision": precision.name,
+        "processes": world.size,
         "train_seconds": float(sum(r["seconds"] for r in history)),
         **inference,
     }
     save_bundle(out_dir, best_state, card, pd.DataFrame(history, columns=HISTORY_COLUMNS))
+    ddp.barrier(world)
     logger.info("wrote %s (best epoch %d, val acc %s)", out_dir, best["epoch"], best["val_acc"])
