@@ -86,6 +86,15 @@ def learning_curve_runs(pattern):
     return expand(pattern, model=lc["models"], n=lc["sizes"])
 
 
+def evaluate_params():
+    """stage_params("classes", "evaluate") without evaluate.learning_curve, which only the
+    learning-curve rules read (changing its sizes must not rerun the main evaluation).
+    """
+    p = json.loads(stage_params("classes", "evaluate"))
+    p["evaluate"].pop("learning_curve", None)
+    return json.dumps(p, sort_keys=True)
+
+
 def learning_curve_eval_params():
     """What a curve point's evaluation reads: the class set and evaluate.top_k (so adding a
     size or a model reruns only the new points and the aggregation)."""

@@ -20,7 +20,7 @@ rule evaluate_model:
         mem_mb=16000,
         runtime=240,
     params:
-        cfg=stage_params("classes", "evaluate"),
+        cfg=evaluate_params(),
         bundle=lambda w, input: parent(input.bundle),
         outdir=lambda w, output: parent(output.metrics),
     shell:
@@ -47,7 +47,7 @@ rule evaluate_robustness:
         mem_mb=32000,
         runtime=720,
     params:
-        cfg=stage_params("classes", "evaluate"),
+        cfg=evaluate_params(),
         bundles=lambda w, input: [parent(b) for b in input.bundles],
         outdir=lambda w, output: parent(output.table),
     shell:
