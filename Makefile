@@ -10,7 +10,7 @@ PROFILE ?= workflow/profiles/default
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 SNAKEMAKE := $(BIN)/snakemake --workflow-profile $(PROFILE) --cores $(CORES)
 
-.PHONY: env run test lint format bench clean dag help
+.PHONY: env run test lint format bench clean dag readme-results help
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -50,8 +50,15 @@ format: env  ## format Python and Snakemake files in place
 bench: env  ## benchmarks -> results/bench/*.json
 	$(BIN)/python -m benchmarks.run_all
 
-dag: env  ## the rule graph as results/dag.svg (needs graphviz)
+dag: env  ## the rule graph as results/dag.svg (needs graphviz's dot)
+	@command -v dot >/dev/null || { echo "make dag: graphviz's 'dot' is not installed (e.g. apt-get install graphviz)" >&2; exit 1; }
+	@mkdir -p results
 	$(BIN)/snakemake --rulegraph --configfile $(CONFIG) > results/rulegraph.dot
+	dot -Tsvg results/rulegraph.dot > results/.dag.svg.tmp && mv results/.dag.svg.tmp results/dag.svg
+	@echo "rule graph: results/dag.svg"
+
+readme-results: env  ## write README.md's results table from the last run (results/report)
+	$(BIN)/python scripts/readme_results.py --readme README.md --results results --config $(CONFIG)
 
 clean:  ## remove results/ and Snakemake's state (keeps .venv)
 	rm -rf results .snakemake

@@ -1,7 +1,11 @@
 """Structures benchmark (issue 4): synthetic generation rate, CIF parsing rate, peak memory.
 
 * synthetic: the synthetic source over the paper's 72 classes on 2 worker processes
-  (structures kept per second, generation + standardisation + labelling).
+  (structures kept per second, generation + standardisation + labelling), for the default
+  ``fast`` generator and, in the same run on fewer structures, the older ``pyxtal`` one
+  (``synthetic_speedup`` is their ratio, so a busy machine affects both alike). In one
+  process on a sample, the CPU time per structure split into generation and spglib labelling
+  (two spglib calls per structure: standardise, then label the stored cell).
 * cif_dir: >= 5,000 CIFs written to a temporary directory from generated structures (one
   symmetrised CIF per structure, copies with the cell scaled by up to +-3 %, 20 % gzipped),
   then the whole cif_dir stage on 2 workers (parse, order, check, standardise, label, chunk
@@ -94,10 +98,51 @@ def write_cif_corpus(rows: list[dict], root: Path, n_files: int, seed: int = 0) 
     return n_files
 
 
+def cpu_split(classes: list[int], per_class: int) -> dict:
+    """CPU ms per structure of the fast generator in one process: generation vs labelling."""
+    from xtalsym.structures.fastrow import row_from_cell
+    from xtalsym.structures.outcomes import Skip
+
+    for sg in classes:  # load the Wyckoff tables first
+        _try_cell(sg, np.random.default_rng(0))
+    t_gen = t_lab = 0.0
+    n = 0
+    rng = np.random.default_rng(1)
+    for sg in classes:
+        for _ in range(per_class):
+            t0 = time.process_time()
+            cell = _try_cell(sg, rng)
+            t1 = time.process_time()
+            t_gen += t1 - t0
+            if cell is None:
+                continue
+            try:
+                row_from_cell(*cell, "x", "synthetic", 0.01)
+            except Skip:
+                pass
+            t_lab += time.process_time() - t1
+            n += 1
+    return {
+        "synthetic_cpu_ms_generate": round(1e3 * t_gen / n, 2),
+        "synthetic_cpu_ms_label": round(1e3 * t_lab / n, 2),
+        "synthetic_label_share": round(t_lab / (t_gen + t_lab), 3),
+    }
+
+
+def _try_cell(sg: int, rng: np.random.Generator):
+    from xtalsym.structures.fast import generate_cell
+    from xtalsym.structures.outcomes import Skip
+
+    try:
+        return generate_cell(sg, rng, 64, 0.2)
+    except Skip:
+        return None
+
+
 def run(quick: bool = False) -> dict:
     logging.getLogger("xtalsym").setLevel(logging.WARNING)
     classes = [2, 14, 62, 139, 194, 225] if quick else list(PAPER_72)
-    per_class = 2 if quick else 6
+    per_class = 2 if quick else 10
     workers = 1 if quick else WORKERS
     n_cifs = 100 if quick else 5000
     sconf = config.validate(
@@ -110,6 +155,14 @@ def run(quick: bool = False) -> dict:
         t_syn = time.perf_counter() - t0
     n_syn = len(res.rows)
     attempts = sum(r["attempts"] for r in res.report.values())
+    old = config.validate(
+        {"structures": {"workers": workers,
+                        "synthetic": {"per_class": 1 if quick else 2, "generator": "pyxtal"}}}
+    )["structures"]  # fmt: skip
+    t0 = time.perf_counter()
+    res_old = collect(old, classes, seed=1, progress=False)
+    t_old = time.perf_counter() - t0
+    split = cpu_split(classes, 2 if quick else 4)
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "cifs"
@@ -144,6 +197,12 @@ def run(quick: bool = False) -> dict:
         "synthetic_attempts": attempts,
         "synthetic_seconds": round(t_syn, 2),
         "synthetic_per_s": round(syn_rate, 2),
+        "synthetic_generator": sconf["synthetic"]["generator"],
+        "synthetic_pyxtal_structures": len(res_old.rows),
+        "synthetic_pyxtal_seconds": round(t_old, 2),
+        "synthetic_pyxtal_per_s": round(len(res_old.rows) / t_old, 2),
+        "synthetic_speedup": round(syn_rate / (len(res_old.rows) / t_old), 2),
+        **split,
         "synthetic_peak_rss_mb": round(mem_syn.peak, 1),
         "cif_files": n_cifs,
         "cif_write_seconds": round(t_write, 2),

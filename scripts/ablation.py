@@ -1,7 +1,7 @@
 """Ablation of what the network sees: one row per change, alone and all together.
 
 Each row is the default config (config.yaml) with an overlay; "none" switches every change
-off (the authors' nearest resize, pymatgen's conventional cell, per-atom displacement noise,
+off; "beams" is "all" with zone-axis beams (the authors' nearest resize, pymatgen's conventional cell, per-atom displacement noise,
 one imaging condition). Rows that share the structures settings share one structures stage.
 Only the MSDN model (``train.models.msdn``) is trained per row. Writes
 results/ablation/ablation.csv and a Markdown table (results/ablation/ablation.md).
@@ -36,7 +36,9 @@ OFF = {
         }
     },
 }
-ROWS = ("none", "resize", "setting", "noise", "imaging", "all")
+#: Rows on top of "all": other choices measured on the same data and seed.
+EXTRA = {"beams": {"patterns": {"beams": "zone_axes"}}}
+ROWS = ("none", "resize", "setting", "noise", "imaging", "all", *EXTRA)
 
 
 def merge(a: dict, b: dict) -> dict:
@@ -53,10 +55,10 @@ def overlay(row: str) -> dict:
         "evaluate": {"robustness": {"enabled": False}},
     }
     for change, off in OFF.items():
-        if row == "all" or row == change:
+        if row in ("all", change, *EXTRA):
             continue
         cfg = merge(cfg, off)
-    return cfg
+    return merge(cfg, EXTRA.get(row, {}))
 
 
 def run(row: str, cores: int) -> dict:

@@ -4,11 +4,13 @@ input; `evaluate --structures` on a small directory of structure files.
 The bundles are untrained (their answers are arbitrary), so the tests check that every input
 route reaches the network with the same images: a CIF, the three PNGs of its simulated
 patterns and the authors' RGB composition of its shaped patterns must give the same
-probabilities.
+probabilities; that the answer does not depend on a file's name or format; that the records
+say when the spglib group is outside the class set; and that bad options are refused.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pandas as pd
@@ -17,10 +19,18 @@ from PIL import Image
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifWriter
 
+from xtalsym import __version__
 from xtalsym.cli import main
-from xtalsym.evaluate.inputs import simulation_seed
 from xtalsym.patterns import simulate_patterns
-from xtalsym.predict import evaluate_structures, format_predictions, predict
+from xtalsym.predict import (
+    classify,
+    evaluate_structures,
+    format_predictions,
+    format_record,
+    predict,
+    predict_files,
+    tta_seeds,
+)
 from xtalsym.shaping import ShapingOptions, compose_rgb, shape_batch
 from xtalsym.spacegroups import crystal_system
 from xtalsym.structures import standardise
@@ -46,8 +56,8 @@ def nacl(tmp_path_factory):
     s = toy_structures()["sg225-0"][1]
     cif = d / "nacl.cif"
     CifWriter(s).write_file(cif)
-    # exactly what predict simulates: the standard cell, the card's settings, the file's seed
-    pats = simulate_patterns(standardise(s, 0.01), patterns_params(), simulation_seed("nacl.cif"))
+    # exactly what predict simulates by default: the standard cell, the card's settings, clean
+    pats = simulate_patterns(standardise(s, 0.01), patterns_params(), None)
     e, sn = shape_batch(pats, ShapingOptions())
     pngs, rgbs = [], []
     for a, axis in enumerate("xyz"):
@@ -133,8 +143,8 @@ def test_bad_inputs_name_the_file(bundles, nacl, tmp_path):
 
 def test_cli_predict(bundles, nacl, tmp_path, capsys):
     assert main(["predict", str(nacl["cif"]), "--model", str(bundles["msdn"]), "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert len(out) == 5 and out[0]["rank"] == 1
+    (rec,) = json.loads(capsys.readouterr().out)
+    assert len(rec["top_k"]) == 5 and rec["top_k"][0]["rank"] == 1
     bad = tmp_path / "junk.poscar"
     bad.write_text("this is not\na structure\n")
     assert main(["predict", str(bad), "--model", str(bundles["msdn"])]) == 1
@@ -184,6 +194,10 @@ def test_evaluate_a_directory_of_structure_files(bundles, structure_dir, tmp_pat
     )
     outcomes = pd.read_csv(out.parent / "outcomes.csv")
     assert (outcomes["status"] == "kept").sum() == 8 and len(outcomes) == 11
+    # space groups are integers (empty for skipped files), never 225.0
+    with (out.parent / "outcomes.csv").open() as fh:
+        sg_cells = [row["spacegroup"] for row in csv.DictReader(fh)]
+    assert "225" in sg_cells and "" in sg_cells and not any("." in c for c in sg_cells)
     og = outcomes[outcomes["file"] == "og.cif"].iloc[0]
     assert og["status"] == "skipped" and "simulation failed" in og["reason"]
     for name in ("per_class.csv", "confusion_sg.png", "confusion_cs.png"):
@@ -204,10 +218,171 @@ def test_cli_evaluate_structures(bundles, structure_dir, tmp_path, capsys):
             str(out),
         ]
     )
-    assert rc == 0 and "8 crystals" in capsys.readouterr().out
+    summary = capsys.readouterr().out
+    assert rc == 0 and "8 crystals (3 of 11 files skipped, reasons in " in summary
+    assert "mine_outcomes.csv" in summary
     assert json.loads(out.read_text())["model"]["arch"] == "vgg"
     assert (tmp_path / "mine_predictions.csv").exists() and (
         tmp_path / "mine_confusion_sg.png"
     ).exists()
     with pytest.raises(ValueError, match="not a directory"):
         evaluate_structures(tmp_path / "nope", bundles["vgg"], out)
+
+
+def rutile() -> Structure:
+    return Structure.from_spacegroup(
+        "P4_2/mnm", Lattice.tetragonal(4.594, 2.959), ["Ti", "O"], [[0, 0, 0], [0.3048, 0.3048, 0]]
+    )
+
+
+def quartz() -> Structure:
+    """alpha-quartz, P3_121 (152): not one of CLASSES."""
+    return Structure.from_spacegroup(
+        "P3_121",
+        Lattice.hexagonal(4.913, 5.405),
+        ["Si", "O"],
+        [[0.4697, 0, 0], [0.4135, 0.2669, 0.1191]],
+    )
+
+
+@pytest.fixture(scope="module")
+def crystals(tmp_path_factory):
+    """Rutile as rutile.cif, POSCAR and rutile.vasp (one crystal, three names and formats),
+    quartz.cif, nacl.cif and a broken file."""
+    d = tmp_path_factory.mktemp("crystals")
+    r = rutile()
+    CifWriter(r).write_file(d / "rutile.cif")
+    r.to(filename=str(d / "POSCAR"), fmt="poscar")
+    r.to(filename=str(d / "rutile.vasp"), fmt="poscar")
+    CifWriter(quartz()).write_file(d / "quartz.cif")
+    CifWriter(toy_structures()["sg225-0"][1]).write_file(d / "nacl.cif")
+    (d / "bad.cif").write_text("data_x\n_cell_length_a oops\n")
+    return d
+
+
+@pytest.mark.parametrize("tta", [0, 2])
+def test_same_crystal_under_any_name_or_format_gets_the_same_answer(bundles, crystals, tta):
+    files = [crystals / n for n in ("rutile.cif", "POSCAR", "rutile.vasp")]
+    recs = [classify([f], bundles["msdn"], top_k=7, tta=tta) for f in files]
+    assert all(r["spglib"]["spacegroup"] == 136 for r in recs)
+    first = _proba(recs[0]["top_k"])
+    for r in recs[1:]:
+        assert _proba(r["top_k"]) == first, r["input"]
+    assert recs[0]["simulation"]["mode"] == ("tta" if tta else "clean")
+    assert recs[0]["simulation"]["tta"] == tta
+
+
+def test_tta_averages_noisy_variants_with_fixed_seeds(bundles, crystals):
+    assert tta_seeds(3) == tta_seeds(3) and len(set(tta_seeds(3))) == 3
+    clean = _proba(predict([crystals / "nacl.cif"], bundles["msdn"], top_k=7))
+    noisy = _proba(predict([crystals / "nacl.cif"], bundles["msdn"], top_k=7, tta=3))
+    assert noisy != clean  # the noise reaches the network
+    assert sum(noisy.values()) == pytest.approx(1, abs=1e-5)
+
+
+def test_records_say_whether_the_answer_can_be_right(bundles, crystals):
+    q = classify([crystals / "quartz.cif"], bundles["msdn"], top_k=3)
+    assert q["spglib"]["spacegroup"] == 152 and q["spglib"]["symbol"] == "P3_121"
+    assert q["in_class_set"] is False and q["true_rank"] is None and q["true_probability"] is None
+    assert "NOT one of the model's 7 classes" in format_record(q)
+    n = classify([crystals / "nacl.cif"], bundles["msdn"], top_k=3)
+    assert n["spglib"]["spacegroup"] == 225 and n["in_class_set"] is True
+    everything = classify([crystals / "nacl.cif"], bundles["msdn"], top_k=7)["top_k"]
+    at = next(t for t in everything if t["spacegroup"] == 225)
+    assert n["true_rank"] == at["rank"] and n["true_probability"] == at["probability"]
+    text = format_record(n)
+    assert f"rank {n['true_rank']} of 7" in text and "in the model's class set" in text
+    assert ("not in the top 3" in text) == (n["true_rank"] > 3)
+    # images carry no reference label
+    img = classify(_nacl_pngs(crystals), bundles["msdn"])
+    assert img["spglib"] is None and img["in_class_set"] is None and img["simulation"] is None
+
+
+def _nacl_pngs(d):
+    s = standardise(toy_structures()["sg225-0"][1], 0.01)
+    pats = simulate_patterns(s, patterns_params(), None)
+    out = []
+    for a, axis in enumerate("xyz"):
+        out.append(d / f"img_{axis}.png")
+        Image.fromarray(pats[a]).save(out[-1])
+    return out
+
+
+RECORD_KEYS = {
+    "input", "kind", "status", "error", "spglib", "in_class_set", "true_rank",
+    "true_probability", "model", "xtalsym_version", "simulation", "top_k",
+}  # fmt: skip
+
+
+def test_cli_json_records_for_a_batch_with_a_bad_file(bundles, crystals, capsys):
+    files = [str(crystals / n) for n in ("rutile.cif", "bad.cif", "quartz.cif", "nacl.cif")]
+    rc = main(["predict", *files, "--model", str(bundles["vgg"]), "--json", "--top-k", "2"])
+    assert rc == 3  # some failed
+    captured = capsys.readouterr()
+    recs = json.loads(captured.out)
+    assert [r["input"] for r in recs] == files
+    for r in recs:
+        assert set(r) == RECORD_KEYS
+        assert r["model"]["name"] == "vgg" and r["model"]["n_classes"] == len(CLASSES)
+        assert r["xtalsym_version"] == __version__
+    bad = recs[1]
+    assert bad["status"] == "error" and "bad.cif" in bad["error"] and bad["top_k"] == []
+    assert "bad.cif" in captured.err
+    ok = [recs[i] for i in (0, 2, 3)]
+    assert [r["spglib"]["spacegroup"] for r in ok] == [136, 152, 225]
+    assert [r["in_class_set"] for r in ok] == [False, False, True]
+    assert all(len(r["top_k"]) == 2 and r["simulation"]["mode"] == "clean" for r in ok)
+    # the same file in a batch and alone: the same record
+    alone = classify([files[3]], bundles["vgg"], top_k=2)
+    assert alone == recs[3]
+
+
+def test_cli_table_for_many_files(bundles, crystals, capsys):
+    files = [str(crystals / n) for n in ("rutile.cif", "POSCAR", "quartz.cif", "nacl.cif")]
+    assert main(["predict", *files, "--model", str(bundles["msdn"])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 + len(files) + 1  # header, one row per file, footer
+    for line, f in zip(lines[1:-1], files, strict=True):
+        assert line.split()[0] == f
+    assert "NO" in lines[3] and "yes" in lines[4] and "4 of 4 input(s) classified" in lines[-1]
+    only_bad = [str(crystals / "bad.cif"), str(crystals / "missing.cif")]
+    assert main(["predict", *only_bad, "--model", str(bundles["msdn"])]) == 1
+    err = capsys.readouterr().err
+    assert "bad.cif" in err and "missing.cif: no such file" in err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--symprec", "-1", "--symprec: -1 must be greater than 0"),
+        ("--symprec", "0", "--symprec: 0 must be greater than 0"),
+        ("--symprec", "5", "--symprec: 5 must be at most 1"),
+        ("--symprec", "nan", "NaN"),
+        ("--symprec", "x", "'x' is not a number"),
+        ("--top-k", "0", "--top-k: 0 must be at least 1"),
+        ("--top-k", "-3", "--top-k: -3 must be at least 1"),
+        ("--top-k", "2.5", "'2.5' is not an integer"),
+        ("--tta", "-1", "--tta: -1 must be at least 0"),
+        ("--tta", "100000", "--tta: 100000 must be at most 256"),
+    ],
+)
+def test_bad_options_are_refused_with_a_message(bundles, crystals, capsys, option, value, message):
+    with pytest.raises(SystemExit) as e:
+        main(
+            ["predict", str(crystals / "nacl.cif"), "--model", str(bundles["msdn"]), option, value]
+        )
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_library_refuses_bad_values_too(bundles, crystals):
+    nacl = [crystals / "nacl.cif"]
+    with pytest.raises(ValueError, match="symprec must be in"):
+        predict(nacl, bundles["msdn"], symprec=-1)
+    with pytest.raises(ValueError, match="top_k must be at least 1"):
+        predict(nacl, bundles["msdn"], top_k=0)
+    with pytest.raises(ValueError, match="tta must be 0"):
+        predict(nacl, bundles["msdn"], tta=-2)
+    assert len(predict(nacl, bundles["msdn"], top_k=100)) == len(CLASSES)  # capped
+    recs = predict_files(nacl, bundles["msdn"], symprec=0.1)
+    assert recs[0]["spglib"]["symprec"] == 0.1

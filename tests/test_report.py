@@ -32,6 +32,7 @@ from xtalsym.evaluate import build_report, run_evaluation, run_robustness  # noq
 from xtalsym.evaluate.inputs import ImageSpec, network_images  # noqa: E402
 from xtalsym.evaluate.metrics import compute_metrics  # noqa: E402
 from xtalsym.evaluate.robustness import Task, level_params, ordered_results, run_task  # noqa: E402
+from xtalsym.evaluate.stats import wilson_interval  # noqa: E402
 from xtalsym.io import derive_seed, image_dataset, stamp_attrs, write_ids  # noqa: E402
 from xtalsym.models import build_model  # noqa: E402
 from xtalsym.patterns import simulate_patterns  # noqa: E402
@@ -161,6 +162,7 @@ def art(tmp_path_factory):
             {
                 "id": sid,
                 "source": "synthetic",
+                "formula": s.composition.reduced_formula,
                 "spacegroup": sg,
                 "symbol": symbol,
                 "crystal_system": crystal_system(sg),
@@ -366,6 +368,7 @@ def test_report_holds_every_table_and_figure(art, evaluated):
     r = art["root"]
     if not (r / "evaluate/robustness.csv").exists():
         test_robustness_table_and_figure(art)
+    _bar_png(r / "shaping" / "shaped_examples.png", "raw vs shaped")  # as the shaping rule names it
     build_report(
         art["cfg"],
         {m: r / "evaluate" / m / "metrics.json" for m in ("msdn", "vgg")},
@@ -421,3 +424,58 @@ def test_report_holds_every_table_and_figure(art, evaluated):
         assert f"]({p})" in md
     assert (rep / "config.yaml").read_text().startswith("seed: 11")
     assert (rep / "msdn_per_class.csv").exists()
+    # every accuracy with its 95% Wilson interval, differences labelled when within noise
+    ci = wilson_interval(round(m["sg_top1"] * m["n"]), m["n"])
+    assert f"{100 * m['sg_top1']:.1f}% [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" in html
+    assert "95% Wilson intervals" in html and "(within noise)" in html  # n = 7: all noise
+    assert "figures/shaping_shaped_examples.png" in figures
+    # misclassified test crystals: every wrong row of predictions.csv, with its formula
+    for name in ("msdn", "vgg"):
+        pred = pd.read_csv(r / "evaluate" / name / "predictions.csv")
+        wrong = pd.read_csv(rep / f"{name}_misclassified.csv")
+        assert list(wrong.columns) == [
+            "id",
+            "formula",
+            "true",
+            "predicted",
+            "p(predicted)",
+            "p(true)",
+        ]
+        assert set(wrong["id"]) == set(pred.loc[pred["true"] != pred["pred"], "id"])
+        formulas = dict(zip(art["table"]["id"], art["table"]["formula"], strict=True))
+        assert all(formulas[i] == f for i, f in zip(wrong["id"], wrong["formula"], strict=True))
+        assert wrong["p(predicted)"].is_monotonic_decreasing
+        assert f'href="{name}_misclassified.csv"' in html
+        svg = rep / "figures" / f"{name}_confusion_sg.svg"
+        assert (
+            svg.read_text().lstrip().startswith("<?xml")
+            and f'href="{svg.relative_to(rep)}"' in html
+        )
+    # the report's config hash and the cards' hashes are told apart
+    assert "Config hashes:" in html and "narrower hash by design" in html
+
+
+def test_robustness_figure_marks_training_noise_and_zooms_to_the_data(monkeypatch, tmp_path):
+    from xtalsym.evaluate import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, path: drawn.append(fig))
+    rows = [
+        {"model": m, "noise": k, "level": lev, "sg_top1": acc - 0.02 * j, "n": 288}
+        for m, acc in (("msdn", 0.13), ("vgg", 0.09))
+        for k, levels in (("displacement", [0.0, 0.05, 0.2]), ("background", [0.0, 10.0, 40.0]))
+        for j, lev in enumerate(levels)
+    ]
+    figures.plot_robustness(
+        pd.DataFrame(rows), tmp_path / "r.png", chance=1 / 72,
+        training={"displacement": 0.02, "background": 2.0},
+    )  # fmt: skip
+    (fig,) = drawn
+    axes = fig.axes[:2]
+    for ax, level in zip(axes, (0.02, 2.0), strict=True):
+        top = ax.get_ylim()[1]
+        hi = wilson_interval(round(0.13 * 288), 288)[1]
+        assert hi < top < 0.3  # the highest interval fits, and 13% is not squashed to the bottom
+        vertical = [ln for ln in ax.lines if len(set(ln.get_xdata())) == 1]
+        assert any(ln.get_xdata()[0] == level for ln in vertical)
+    plt.close(fig)

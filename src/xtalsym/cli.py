@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +55,120 @@ def load_config(path: str | None, params: str | None) -> dict[str, Any]:
     return validate(raw)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written, and every option's default (when it has one) after its help."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" not in text
+            and action.option_strings
+            and default not in (None, False, argparse.SUPPRESS)
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+# ---------------------------------------------------------------- argument types
+
+
+def _number(kind: type, lo: float | None = None, hi: float | None = None, *, open_lo=False):
+    """An argparse type: ``kind`` (int or float) within bounds, else a message saying why."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'an integer' if kind is int else 'a number'}"
+            ) from None
+        if kind is float and value != value:
+            raise argparse.ArgumentTypeError("NaN is not a valid value")
+        if lo is not None and (value <= lo if open_lo else value < lo):
+            raise argparse.ArgumentTypeError(
+                f"{text} must be {'greater than' if open_lo else 'at least'} {lo:g}"
+            )
+        if hi is not None and value > hi:
+            raise argparse.ArgumentTypeError(f"{text} must be at most {hi:g}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+#: spglib tolerance in Å: (0, 1], as structures.symprec in the schema.
+symprec_type = _number(float, 0.0, 1.0, open_lo=True)
+#: how many classes to list: 1 or more.
+top_k_type = _number(int, 1)
+#: test-time augmentation variants: 0 (clean) to 256.
+tta_type = _number(int, 0, 256)
+
+
+#: The committed reference model (config/reference.yaml), used when --model is not given.
+REFERENCE_MODEL = Path(__file__).resolve().parents[2] / "models" / "reference"
+
+
+def model_or_reference(model: str | None) -> str:
+    """``model``, or the committed reference bundle when None (a clear error if absent)."""
+    if model is not None:
+        return model
+    if not (REFERENCE_MODEL / "model_card.json").is_file():
+        raise ValueError(
+            f"no --model given and no reference model at {REFERENCE_MODEL} (a source checkout "
+            "ships it; otherwise train one: snakemake --configfile config/reference.yaml)"
+        )
+    return str(REFERENCE_MODEL)
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("configuration")
-    g.add_argument("--config", metavar="FILE", help="YAML config (default: built-in defaults)")
-    g.add_argument("--params", metavar="JSON", help="JSON object merged over the config")
+    g.add_argument(
+        "--config", metavar="FILE", help="YAML config, validated against the schema "
+        "(default: the schema's built-in defaults)"
+    )  # fmt: skip
+    g.add_argument(
+        "--params", metavar="JSON", help="JSON object merged over the config "
+        "(the Snakemake rules pass their config slice this way)"
+    )  # fmt: skip
+
+
+def _schema_default(section: str, key: str):
+    from .predict import schema_default
+
+    return schema_default(section, key)
+
+
+def pattern_image_help() -> str:
+    """What a raw pattern image given to ``predict`` must be (defaults from the schema)."""
+    size = _schema_default("patterns", "size")
+    scale = _schema_default("patterns", "scale")
+    gamma = _schema_default("patterns", "gamma")
+    return f"""\
+Pattern images (three files, beams along x, y, z, in that order; a _x/_y/_z name suffix is
+checked). Each must be what `xtalsym simulate` writes (docs/artifacts.md, "patterns"):
+  - square, 8-bit grayscale (colour is converted to luminance, 16 bit scaled to 8), with the
+    side and scale the model was trained on: its card's patterns.size px (default {size} px)
+    at patterns.scale Å^-1 per pixel (default {scale} Å^-1/px); another side is resized to
+    the network input with a warning (the scale then differs from training), one smaller
+    than the network input is refused;
+  - the direct beam (g = 0) at the centre pixel (row H/2, column W/2);
+  - intensity 255 * (I / I_ref)^gamma (gamma = patterns.gamma, default {gamma}), I_ref the
+    strongest reflection other than the direct beam;
+  - detector axes: u to the right (columns), v up (rows decrease); beam x: u = y, v = z;
+    beam y: u = z, v = x; beam z: u = x, v = y (Cartesian axes of the standard cell: c along
+    z, a in the xz plane, docs/artifacts.md "Orientation of x, y, z").
+With --shaped: the authors' RGB shaped images (edge image in the axis channel x: R, y: G,
+z: B; the normalised pattern in the other two).
+
+Structures: spglib labels them at --symprec, they are standardised and simulated with the
+model card's settings: clean by default, or the mean over --tta noisy variants (the card's
+noise, fixed seeds: the answer depends on the structure and the model only). The output says
+the spglib group, whether it is one of the model's classes, and its rank and probability.
+
+Several structure files give one row each (a bad file is reported by name and reason; the
+others are still classified). Exit status: 0 all inputs classified, 1 none (or a bad model
+or argument), 3 some failed."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,13 +177,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Space-group identification from simulated 2D diffraction patterns "
         "(XRD-Edge shaping + multistream DenseNet, after Tiong et al. 2020).",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     ap.add_argument("--version", action="version", version=f"xtalsym {__version__}")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser(
+    def command(name: str, **kw) -> argparse.ArgumentParser:
+        kw["description"] = textwrap.fill(kw["description"], 92)
+        return sub.add_parser(name, formatter_class=HelpFormatter, **kw)
+
+    p = command(
         "structures",
         help="collect crystal structures (synthetic, CIF directory, Materials Project)",
         description="Collect, label (spglib) and standardise structures; writes "
@@ -81,17 +196,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
 
-    p = sub.add_parser(
+    p = command(
         "simulate",
         help="simulate noisy 2D diffraction patterns along x, y, z",
         description="Simulate three 2D spot patterns per structure into an HDF5 file.",
     )
     _add_config_args(p)
-    p.add_argument("--structures", required=True, metavar="PARQUET")
-    p.add_argument("--out", required=True, metavar="H5")
+    p.add_argument(
+        "--structures", required=True, metavar="PARQUET",
+        help="structures.parquet from `xtalsym structures`",
+    )  # fmt: skip
+    p.add_argument(
+        "--out", required=True, metavar="H5",
+        help="patterns HDF5 to write (uint8 (N, variants, 3, H, W), docs/artifacts.md)",
+    )  # fmt: skip
     p.add_argument("--figure", metavar="PNG", help="also plot example patterns here")
 
-    p = sub.add_parser(
+    p = command(
         "shape",
         help="shape patterns into XRD-Edge images (HDF5, or plain image files)",
         description="Shape patterns (the authors' XRD-Edge algorithm). Either "
@@ -100,23 +221,36 @@ def build_parser() -> argparse.ArgumentParser:
         "from a _x/_y/_z name suffix, z otherwise).",
     )
     _add_config_args(p)
-    p.add_argument("images", nargs="*", metavar="IN", help="pattern image files")
+    p.add_argument(
+        "images", nargs="*", metavar="IN",
+        help="pattern image files (square, 8-bit grayscale; see `xtalsym predict --help`)",
+    )  # fmt: skip
     p.add_argument("--patterns", metavar="H5", help="patterns.h5 from `xtalsym simulate`")
-    p.add_argument("--mode", choices=["shaped", "unshaped"], default="shaped")
-    p.add_argument("--out", required=True, metavar="PATH", help="output H5 or directory")
+    p.add_argument(
+        "--mode", choices=["shaped", "unshaped"], default="shaped",
+        help="shaped: edge image E and normalised pattern S per axis; unshaped: S only "
+        "(the ablation input)",
+    )  # fmt: skip
+    p.add_argument(
+        "--out", required=True, metavar="PATH",
+        help="output HDF5 (with --patterns) or directory (with image files)",
+    )  # fmt: skip
     p.add_argument("--figure", metavar="PNG", help="also plot raw vs shaped examples here")
 
-    p = sub.add_parser(
+    p = command(
         "split",
         help="stratified train/val/test split and class weights",
         description="Split structures per space group; writes split.csv, class_counts.*, "
         "class_weights.csv into --out.",
     )
     _add_config_args(p)
-    p.add_argument("--structures", required=True, metavar="PARQUET")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument(
+        "--structures", required=True, metavar="PARQUET",
+        help="structures.parquet from `xtalsym structures`",
+    )  # fmt: skip
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
 
-    p = sub.add_parser(
+    p = command(
         "train",
         help="train one model (MSDN or a baseline), resumable",
         description="Train the model named in config train.models; writes the bundle "
@@ -124,91 +258,186 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_args(p)
     p.add_argument("--model", required=True, help="model name (a key of train.models)")
-    p.add_argument("--images", required=True, metavar="H5", help="shaped or unshaped images")
-    p.add_argument("--split", required=True, metavar="CSV")
-    p.add_argument("--weights", required=True, metavar="CSV", help="class_weights.csv")
+    p.add_argument(
+        "--images", required=True, metavar="H5",
+        help="shaped.h5 or unshaped.h5 from `xtalsym shape` (the model's input mode)",
+    )  # fmt: skip
+    p.add_argument(
+        "--split", required=True, metavar="CSV", help="split.csv from `xtalsym split`"
+    )  # fmt: skip
+    p.add_argument(
+        "--weights", required=True, metavar="CSV", help="class_weights.csv from `xtalsym split`"
+    )  # fmt: skip
     p.add_argument("--out", required=True, metavar="DIR", help="model bundle directory")
-    p.add_argument("--checkpoint-dir", required=True, metavar="DIR")
+    p.add_argument(
+        "--checkpoint-dir", required=True, metavar="DIR",
+        help="where the per-epoch checkpoint lives (an interrupted run resumes from it)",
+    )  # fmt: skip
 
-    p = sub.add_parser(
+    p = command(
         "evaluate",
         help="evaluate a trained model (test split, or your own structure files)",
         description="Pipeline form: --model BUNDLE --images H5 --split CSV --out DIR. "
         "User form: --structures DIR --model BUNDLE --out metrics.json evaluates on every "
-        "structure file in DIR, labelled by spglib, simulated and shaped as in training.",
+        "structure file in DIR, labelled by spglib, simulated (clean, or --tta noisy "
+        "variants) and shaped as in training.",
     )
     _add_config_args(p)
-    p.add_argument("--model", required=True, metavar="BUNDLE", help="results/models/<name>")
-    p.add_argument("--images", metavar="H5")
-    p.add_argument("--split", metavar="CSV")
-    p.add_argument("--structures", metavar="DIR", help="directory of CIF/POSCAR/... files")
-    p.add_argument("--symprec", type=float, default=0.01, help="spglib tolerance, Å")
-    p.add_argument("--out", required=True, metavar="PATH")
+    p.add_argument(
+        "--model", metavar="BUNDLE", default=None,
+        help="model bundle directory (results/models/<name>); user form default: the "
+        "committed reference model models/reference",
+    )  # fmt: skip
+    p.add_argument(
+        "--images", metavar="H5", help="pipeline form: the shaped/unshaped HDF5 of the model"
+    )  # fmt: skip
+    p.add_argument("--split", metavar="CSV", help="pipeline form: split.csv (test rows used)")
+    p.add_argument(
+        "--structures", metavar="DIR",
+        help="user form: directory of CIF/POSCAR/... files (searched recursively)",
+    )  # fmt: skip
+    p.add_argument(
+        "--symprec", type=symprec_type, default=None,
+        help="user form: spglib tolerance in Å, in (0, 1] (default: the model card's "
+        "structures.symprec, else the schema default)",
+    )  # fmt: skip
+    p.add_argument(
+        "--tta", type=tta_type, default=0,
+        help="user form: 0 simulates each structure clean; N averages over N noisy variants "
+        "(the model card's noise, fixed seeds)",
+    )  # fmt: skip
+    p.add_argument(
+        "--out", required=True, metavar="PATH",
+        help="output directory (pipeline form) or metrics JSON path (user form)",
+    )  # fmt: skip
 
-    p = sub.add_parser(
+    p = command(
         "robustness",
         help="accuracy of each model against noise level",
         description="Re-simulate test crystals at increasing noise levels and classify.",
     )
     _add_config_args(p)
-    p.add_argument("--models", required=True, nargs="+", metavar="BUNDLE")
-    p.add_argument("--structures", required=True, metavar="PARQUET")
-    p.add_argument("--split", required=True, metavar="CSV")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument(
+        "--models", required=True, nargs="+", metavar="BUNDLE", help="model bundle directories"
+    )  # fmt: skip
+    p.add_argument(
+        "--structures", required=True, metavar="PARQUET",
+        help="structures.parquet (the test crystals are re-simulated from it)",
+    )  # fmt: skip
+    p.add_argument("--split", required=True, metavar="CSV", help="split.csv (test rows used)")
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="output directory (robustness.csv, .png)"
+    )  # fmt: skip
 
-    p = sub.add_parser(
+    p = command(
         "report",
         help="build the HTML/Markdown report",
         description="Collect metrics, curves, robustness and provenance into --out.",
     )
     _add_config_args(p)
-    p.add_argument("--metrics", required=True, nargs="+", metavar="JSON")
-    p.add_argument("--histories", required=True, nargs="+", metavar="CSV")
-    p.add_argument("--robustness", metavar="CSV")
-    p.add_argument("--structures-dir", required=True, metavar="DIR")
-    p.add_argument("--split-dir", required=True, metavar="DIR")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--learning-curve", metavar="CSV", help="learning_curve.csv (.png beside it)")
+    p.add_argument(
+        "--metrics", required=True, nargs="+", metavar="JSON",
+        help="metrics.json per model (results/evaluate/<model>/metrics.json; the directory "
+        "name is the model name)",
+    )  # fmt: skip
+    p.add_argument(
+        "--histories", required=True, nargs="+", metavar="CSV",
+        help="history.csv per model (results/models/<model>/history.csv)",
+    )  # fmt: skip
+    p.add_argument("--robustness", metavar="CSV", help="robustness.csv, if the sweep ran")
+    p.add_argument(
+        "--structures-dir", required=True, metavar="DIR",
+        help="the structures stage's output directory (provenance)",
+    )  # fmt: skip
+    p.add_argument(
+        "--split-dir", required=True, metavar="DIR",
+        help="the split stage's output directory (split sizes)",
+    )  # fmt: skip
+    p.add_argument("--out", required=True, metavar="DIR", help="report directory")
+    p.add_argument(
+        "--learning-curve", metavar="CSV",
+        help="learning_curve.csv (learning_curve.png beside it), if the learning curve ran",
+    )  # fmt: skip
 
-    p = sub.add_parser(
+    p = command(
         "learning-curve",
         help="learning curve: train subsets of a split, and accuracy against their size",
         description="`subset`: a split with at most N train crystals per space group (seeded, "
         "nested; val and test unchanged) and its class weights. `aggregate`: one row per "
         "(model, N) from evaluations in <model>_n<N> directories -> learning_curve.csv/.png.",
     )
-    lc = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    lc = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, help="subset or aggregate"
+    )
     q = lc.add_parser("subset", help="train rows cut to N per space group")
     _add_config_args(q)
     q.add_argument("--split", required=True, metavar="CSV", help="split.csv of the split stage")
-    q.add_argument("--per-class", required=True, type=int, metavar="N")
-    q.add_argument("--out-split", required=True, metavar="CSV")
-    q.add_argument("--out-weights", required=True, metavar="CSV")
+    q.add_argument(
+        "--per-class", required=True, type=int, metavar="N",
+        help="training crystals kept per space group",
+    )  # fmt: skip
+    q.add_argument("--out-split", required=True, metavar="CSV", help="the subset split")
+    q.add_argument("--out-weights", required=True, metavar="CSV", help="its class weights")
     q = lc.add_parser("aggregate", help="learning_curve.csv and learning_curve.png")
     _add_config_args(q)
-    q.add_argument("--metrics", required=True, nargs="+", metavar="JSON", help=".../<model>_n<N>/")
-    q.add_argument("--cards", required=True, nargs="+", metavar="JSON", help="model_card.json")
-    q.add_argument("--benchmarks", nargs="+", metavar="TSV", help="training benchmarks")
-    q.add_argument("--out", required=True, metavar="DIR")
+    q.add_argument(
+        "--metrics", required=True, nargs="+", metavar="JSON",
+        help="metrics.json per point, in directories named <model>_n<N>",
+    )  # fmt: skip
+    q.add_argument(
+        "--cards", required=True, nargs="+", metavar="JSON",
+        help="model_card.json per point (history.csv beside it), same order",
+    )  # fmt: skip
+    q.add_argument(
+        "--benchmarks", nargs="+", metavar="TSV",
+        help="Snakemake benchmark of each point's training job, same order",
+    )  # fmt: skip
+    q.add_argument("--out", required=True, metavar="DIR", help="output directory")
 
-    p = sub.add_parser(
+    p = command(
         "predict",
-        help="classify a structure file or three pattern images",
-        description="Classify one structure file (CIF, POSCAR, anything pymatgen reads: it is "
+        help="classify structure files or three pattern images",
+        description="Classify structure files (CIF, POSCAR, anything pymatgen reads: each is "
         "simulated and shaped as in training), or three pattern images in x, y, z order "
         "(shaped unless --shaped; the authors' RGB format is accepted with --shaped).",
+        epilog=pattern_image_help(),
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT")
-    p.add_argument("--model", required=True, metavar="BUNDLE", help="results/models/<name>")
-    p.add_argument("--shaped", action="store_true", help="images are already shaped")
-    p.add_argument("--top-k", type=int, default=5)
-    p.add_argument("--symprec", type=float, default=0.01, help="spglib tolerance, Å")
     p.add_argument(
-        "--clean",
-        action="store_true",
-        help="simulate noise-free patterns (default: the model's training noise, fixed seed)",
-    )
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+        "inputs", nargs="+", metavar="INPUT",
+        help="structure file(s), or three pattern images x, y, z",
+    )  # fmt: skip
+    p.add_argument(
+        "--model", metavar="BUNDLE", default=None,
+        help="model bundle directory (results/models/<name>); default: the committed "
+        "reference model models/reference (config/reference.yaml)",
+    )  # fmt: skip
+    p.add_argument(
+        "--shaped", action="store_true",
+        help="the images are already shaped (the authors' RGB format)",
+    )  # fmt: skip
+    p.add_argument(
+        "--top-k", type=top_k_type, default=5, metavar="K",
+        help="how many space groups to list, 1 or more (capped at the model's classes)",
+    )  # fmt: skip
+    p.add_argument(
+        "--symprec", type=symprec_type, default=None, metavar="TOL",
+        help="spglib tolerance in Å, in (0, 1] (default: the model card's structures.symprec, "
+        "else the schema default)",
+    )  # fmt: skip
+    p.add_argument(
+        "--tta", type=tta_type, default=0, metavar="N",
+        help="structures: 0 classifies one clean simulation; N averages the probabilities "
+        "over N noisy simulations (the model card's noise, fixed seeds)",
+    )  # fmt: skip
+    p.add_argument(
+        "--clean", action="store_true",
+        help="the same as --tta 0 (kept for old scripts; clean is the default)",
+    )  # fmt: skip
+    p.add_argument(
+        "--json", action="store_true",
+        help="a JSON list of records, one per input (input, spglib label, in-class flag, rank "
+        "and probability of the spglib group, model, version, mode, top-k)",
+    )  # fmt: skip
     return ap
 
 
@@ -217,21 +446,54 @@ def _name_of(path: str) -> str:
     return Path(path).parent.name
 
 
+def summary_line(m: dict[str, Any]) -> str:
+    """The evaluate command's one-line summary, counting skipped files in the user form."""
+    data = m.get("data") or {}
+    head = f"{m['n']} crystals"
+    if "files" in data:
+        head += (
+            f" ({data['skipped']} of {data['files']} files skipped, reasons in "
+            f"{data.get('outcomes', 'outcomes.csv')})"
+        )
+    return (
+        f"{head}: space group top-1 {m['sg_top1']:.3f}, top-5 {m['sg_top5']:.3f}, "
+        f"balanced {m['sg_balanced_accuracy']:.3f}, crystal system {m['cs_accuracy']:.3f}"
+    )
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """``xtalsym predict``: records as text, a table (several inputs) or JSON; exit status 0
+    all classified, 1 none, 3 some failed."""
+    from .predict import format_record, format_table, predict_files
+
+    if args.clean and args.tta:
+        raise ValueError("--clean and --tta N > 0 contradict each other")
+    records = predict_files(
+        args.inputs,
+        model_or_reference(args.model),
+        shaped=args.shaped,
+        top_k=args.top_k,
+        symprec=args.symprec,
+        tta=args.tta,
+    )
+    failed = [r for r in records if r["status"] != "ok"]
+    if args.json:
+        print(json.dumps(records, indent=2))
+    elif len(records) == 1 and not failed:
+        print(format_record(records[0]))
+    elif len(records) > 1:
+        print(format_table(records))
+    for r in failed:
+        print(f"xtalsym predict: error: {r['error']}", file=sys.stderr)
+    if not failed:
+        return 0
+    return 1 if len(failed) == len(records) else 3
+
+
 def dispatch(args: argparse.Namespace) -> int:
     cmd = args.command
     if cmd == "predict":
-        from .predict import format_predictions, predict
-
-        results = predict(
-            args.inputs,
-            args.model,
-            shaped=args.shaped,
-            top_k=args.top_k,
-            symprec=args.symprec,
-            clean=args.clean,
-        )
-        print(json.dumps(results, indent=2) if args.json else format_predictions(results))
-        return 0
+        return run_predict(args)
 
     cfg = load_config(args.config, args.params)
     if cmd == "structures":
@@ -271,17 +533,19 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.structures:
             from .predict import evaluate_structures
 
-            m = evaluate_structures(args.structures, args.model, args.out, symprec=args.symprec)
-        elif args.images and args.split:
+            m = evaluate_structures(
+                args.structures, model_or_reference(args.model), args.out,
+                symprec=args.symprec, tta=args.tta,
+            )  # fmt: skip
+        elif args.images and args.split and args.model:
             from .evaluate import run_evaluation
 
             m = run_evaluation(cfg, args.model, args.images, args.split, args.out)
         else:
-            raise SystemExit("xtalsym evaluate: give --structures DIR, or --images and --split")
-        print(
-            f"{m['n']} crystals: space group top-1 {m['sg_top1']:.3f}, top-5 {m['sg_top5']:.3f}, "
-            f"balanced {m['sg_balanced_accuracy']:.3f}, crystal system {m['cs_accuracy']:.3f}"
-        )
+            raise SystemExit(
+                "xtalsym evaluate: give --structures DIR, or --model, --images and --split"
+            )
+        print(summary_line(m))
     elif cmd == "robustness":
         from .evaluate import run_robustness
 

@@ -161,7 +161,9 @@ def plot_counts(counts: pd.DataFrame, out_png: str | Path) -> None:
     ax.set_xlabel("space group")
     ax.set_ylabel("crystals")
     ax.set_title("Crystals per space group and split")
-    ax.legend()
+    ax.margins(x=0.005)
+    # outside the axes: a legend inside would hide the bars of the first classes
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), frameon=False, title="split")
     fig.tight_layout()
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, format="png", dpi=110)

@@ -6,7 +6,8 @@ from snakemake.utils import validate
 validate(config, schema="../schemas/config.schema.yaml")
 
 R = config["results"]
-MODELS = list(config["train"]["models"])
+# A model set to null in an overlay config is removed (deep merges cannot delete keys).
+MODELS = [m for m, spec in config["train"]["models"].items() if spec]
 ENV = "../../envs/xtalsym.yaml"
 ENV_TRAIN = "../../envs/train.yaml"
 

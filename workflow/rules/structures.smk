@@ -8,6 +8,12 @@ rule generate_structures:
             caption="../report/class_counts.rst",
             category="Data",
         ),
+        realism=f"{R}/structures/realism.csv",
+        realism_figure=report(
+            f"{R}/structures/realism.png",
+            caption="../report/realism.rst",
+            category="Data",
+        ),
     log:
         f"{R}/logs/generate_structures.log",
     benchmark:

@@ -19,6 +19,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 from ..io import atomic_path  # noqa: E402
 from ..spacegroups import CRYSTAL_SYSTEMS, crystal_system_index  # noqa: E402
+from .stats import interval_of  # noqa: E402
 
 SYSTEM_ABBREV = {
     "triclinic": "tric.",
@@ -34,9 +35,10 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
 def save_figure(fig: plt.Figure, path: str | os.PathLike) -> None:
-    """Write ``fig`` as PNG atomically and close it."""
+    """Write ``fig`` atomically (SVG for a .svg path, else PNG) and close it."""
+    fmt = "svg" if str(path).lower().endswith(".svg") else "png"
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
+        fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -168,38 +170,64 @@ NOISE_AXES = {
 
 
 def plot_robustness(
-    table: pd.DataFrame, path: str | os.PathLike, chance: float | None = None
+    table: pd.DataFrame,
+    path: str | os.PathLike,
+    chance: float | None = None,
+    training: Mapping[str, float] | None = None,
 ) -> None:
-    """Space-group top-1 accuracy against each noise level, one line per model.
+    """Space-group top-1 accuracy against each noise level, one line per model, with 95 %
+    Wilson intervals as error bars.
 
-    ``table``: columns model, noise, level, sg_top1 (robustness.csv).
+    ``table``: columns model, noise, level, sg_top1, n (robustness.csv); ``training``: noise
+    kind -> the level the models were trained at (marked by a vertical line). The y axis ends
+    a little above the highest interval, so small accuracies stay readable.
     """
     kinds = [k for k in NOISE_AXES if k in set(table["noise"])] or sorted(set(table["noise"]))
     fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 4.2), squeeze=False)
     colours = plt.get_cmap("tab10")
     models = list(dict.fromkeys(table["model"]))
+    intervals = [
+        interval_of(float(a), int(n)) if n and a == a else (0.0, 0.0)
+        for a, n in zip(table["sg_top1"], table["n"], strict=True)
+    ]
+    top = max([hi for _, hi in intervals] + [chance or 0.0, 0.05])
+    ymax = min(1.0, 1.15 * top + 0.02)
     for ax, kind in zip(axes[0], kinds, strict=True):
         part = table[table["noise"] == kind]
+        span = float(part["level"].max() - part["level"].min()) if len(part) else 0.0
         for i, m in enumerate(models):
             rows = part[part["model"] == m].sort_values("level")
-            # distinct markers keep coinciding lines of different models visible
-            ax.plot(
-                rows["level"],
-                rows["sg_top1"],
-                "-",
+            ci = np.array([intervals[j] for j in rows.index]).reshape(-1, 2)
+            acc = rows["sg_top1"].to_numpy(dtype=float)
+            # distinct markers and a small sideways offset keep coinciding models visible
+            dodge = (i - (len(models) - 1) / 2) * 0.012 * span
+            ax.errorbar(
+                rows["level"].to_numpy(dtype=float) + dodge,
+                acc,
+                yerr=np.abs(ci.T - acc),
+                fmt="-",
                 marker=MARKERS[i % len(MARKERS)],
                 ms=8 - 1.2 * (i % 4),
+                capsize=3,
+                elinewidth=0.8,
                 color=colours(i % 10),
                 alpha=0.85,
                 label=m,
             )
         if chance is not None:
             ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
+        if training and kind in training:
+            ax.axvline(training[kind], color="#d62728", ls="--", lw=1, label="training level")
         ax.set_xlabel(NOISE_AXES.get(kind, kind))
         ax.set_ylabel("space-group top-1 accuracy")
-        ax.set_ylim(0, 1)
+        ax.set_ylim(0, ymax)
         ax.grid(alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles, labels = [], []
+    for ax in axes[0]:  # the union, so "training level" appears even if one panel lacks it
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
     fig.legend(
         handles,
         labels,
@@ -210,7 +238,10 @@ def plot_robustness(
         frameon=False,
     )
     n = int(table["n"].max()) if len(table) else 0
-    fig.suptitle(f"Robustness: re-simulated test crystals (n = {n}), one noise kind at a time")
+    fig.suptitle(
+        f"Robustness: re-simulated test crystals (n = {n}), one noise kind at a time; "
+        "bars: 95% Wilson intervals"
+    )
     save_figure(fig, path)
 
 

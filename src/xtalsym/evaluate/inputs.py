@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from ..io import derive_seed
-
 
 @dataclass(frozen=True)
 class ImageSpec:
@@ -61,14 +59,6 @@ def network_images(patterns: np.ndarray, spec: ImageSpec) -> np.ndarray:
         chans = unshaped_batch(flat, opts)[:, None]
     out = resize(chans, spec.size, spec.resize)
     return np.ascontiguousarray(out, dtype=np.uint8).reshape(n, 3, spec.channels, *out.shape[-2:])
-
-
-def simulation_seed(key: str) -> int:
-    """Fixed seed for simulating a user's structure (predict, evaluate --structures).
-
-    Derived from the file's name only, so the same file always gets the same noise draw.
-    """
-    return derive_seed(0, "user-structure", key)
 
 
 def simulate_structures(

@@ -27,13 +27,15 @@ from ..io import atomic_path, config_hash, write_json, write_text
 from ..spacegroups import CRYSTAL_SYSTEMS, crystal_system
 from . import figures
 from .document import Section, render_html, render_markdown
+from .stats import with_interval
 from .tables import (
+    INTERVAL_NOTE,
     PAPER,
     PUBLISHED_MSDN_TOP1,
+    add_intervals,
     comparison_table,
-    confusion_rates_table,
-    pct,
-    per_system_table,
+    confusion_rates_table_ci,
+    per_system_table_ci,
     pick_msdn_and_baseline,
     training_table,
 )
@@ -120,15 +122,7 @@ def provenance_sections(structures_dir: Path, split_dir: Path, out: Path) -> lis
     rel = _copy(split_dir / "class_counts.png", out, "figures/split_class_counts.png")
     if rel:
         blocks.append(("figure", rel, "Train, validation and test crystals per space group."))
-    for stage, caption in (
-        ("patterns", "Simulated patterns (beams x, y, z) of a few crystals, clean and noisy."),
-        ("shaping", "Raw patterns and their shaped (XRD-Edge) images."),
-    ):
-        rel = _copy(
-            structures_dir.parent / stage / "examples.png", out, f"figures/{stage}_examples.png"
-        )
-        if rel:
-            blocks.append(("figure", rel, caption))
+    blocks += example_figures(structures_dir.parent, out)
     return blocks
 
 
@@ -158,6 +152,7 @@ def _card_for_display(card: Mapping[str, Any]) -> dict[str, Any]:
 def learning_curve_section(csv_path: str | os.PathLike, out: Path) -> Section:
     """Accuracy against training crystals per class (learning_curve.csv, .png beside it)."""
     from . import learning_curve as lc
+    from .tables import pct
 
     sec = Section("Learning curve (accuracy against training-set size)")
     path = Path(csv_path)
@@ -190,13 +185,13 @@ def learning_curve_section(csv_path: str | os.PathLike, out: Path) -> Section:
             "train crystals": table["n_train"],
             "variants": table["n_variants"],
             "SG top-1": [
-                f"{pct(p)} [{100 * lo:.1f}, {100 * hi:.1f}]"
-                for p, lo, hi in zip(
-                    table["sg_top1"], table["sg_top1_lo"], table["sg_top1_hi"], strict=True
-                )
+                with_interval(p, n) for p, n in zip(table["sg_top1"], table["n_test"], strict=True)
             ],
             "SG top-5": table["sg_top5"].map(pct),
-            "CS accuracy": table["cs_accuracy"].map(pct),
+            "CS accuracy": [
+                with_interval(p, n)
+                for p, n in zip(table["cs_accuracy"], table["n_test"], strict=True)
+            ],
             "train acc": table["train_acc"].map(pct),
             "test n": table["n_test"],
             "epochs": table["epochs_run"],
@@ -205,6 +200,147 @@ def learning_curve_section(csv_path: str | os.PathLike, out: Path) -> Section:
     )
     sec.blocks += [("table", shown), ("link", "learning_curve.csv", "The table as CSV")]
     return sec
+
+
+def example_figures(results: Path, out: Path) -> list[tuple]:
+    """The simulated pattern examples and the raw-vs-shaped examples, copied into the report.
+
+    The shaping rule writes ``shaping/{mode}_examples.png`` (shaped preferred, then unshaped,
+    then a plain ``examples.png``)."""
+    blocks: list[tuple] = []
+    rel = _copy(results / "patterns" / "examples.png", out, "figures/patterns_examples.png")
+    if rel:
+        blocks.append(
+            (
+                "figure",
+                rel,
+                "Simulated patterns (beams x, y, z) of a few crystals, clean and noisy; axes in "
+                "reciprocal space (Å⁻¹, direct beam at 0), intensity as stored (8 bit).",
+            )
+        )
+    for name in ("shaped_examples.png", "unshaped_examples.png", "examples.png"):
+        if (results / "shaping" / name).is_file():
+            rel = _copy(results / "shaping" / name, out, f"figures/shaping_{name}")
+            blocks.append(
+                ("figure", rel, "Raw patterns beside the network's input (XRD-Edge images).")
+            )
+            break
+    return blocks
+
+
+def _class_list(src: Path, pred: pd.DataFrame) -> list[int]:
+    pc = src / "per_class.csv"
+    if pc.is_file():
+        return [int(c) for c in pd.read_csv(pc)["spacegroup"]]
+    return sorted({int(c) for c in pred["true"]} | {int(c) for c in pred["pred"]})
+
+
+def confusion_zoom(src: Path, name: str, out: Path) -> list[tuple]:
+    """A vector (SVG) copy of the space-group confusion matrix, drawn from predictions.csv,
+    for zooming into the 72 x 72 classes; [] without predictions."""
+    import numpy as np
+
+    path = src / "predictions.csv"
+    if not path.is_file():
+        return []
+    pred = pd.read_csv(path)
+    classes = _class_list(src, pred)
+    index = {c: i for i, c in enumerate(classes)}
+    keep = pred["true"].isin(index) & pred["pred"].isin(index)
+    cm = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    np.add.at(
+        cm,
+        (
+            pred.loc[keep, "true"].map(index).to_numpy(),
+            pred.loc[keep, "pred"].map(index).to_numpy(),
+        ),
+        1,
+    )
+    rel = f"figures/{name}_confusion_sg.svg"
+    figures.plot_confusion_sg(cm, classes, out / rel, title=f"{name} (n = {int(keep.sum())})")
+    return [
+        (
+            "link",
+            rel,
+            f"{name}: the space-group confusion matrix as a zoomable vector figure (SVG); the "
+            "crystal-system matrix above is the same grouped by system",
+        )
+    ]
+
+
+def misclassified_table(predictions: Path, structures_dir: Path) -> pd.DataFrame:
+    """The misclassified crystals of a predictions.csv, most confident mistakes first: id,
+    formula (from structures.parquet when the ids are its ids), true and predicted space group
+    with symbols and crystal systems, and the probabilities of both."""
+    from ..structures import spacegroup_symbol
+
+    pred = pd.read_csv(predictions, dtype={"id": str})
+    wrong = pred[pred["true"] != pred["pred"]].copy()
+    formula: dict[str, str] = {}
+    parquet = structures_dir / "structures.parquet"
+    if parquet.is_file() and len(wrong):
+        import pyarrow.parquet as pq
+
+        names = set(pq.read_schema(parquet).names)
+        if {"id", "formula"} <= names:
+            t = pd.read_parquet(parquet, columns=["id", "formula"])
+            formula = dict(zip(t["id"].astype(str), t["formula"], strict=True))
+
+    def label(sg: int) -> str:
+        return f"{int(sg)} {spacegroup_symbol(int(sg))} ({crystal_system(int(sg))})"
+
+    table = pd.DataFrame(
+        {
+            "id": wrong["id"],
+            "formula": [formula.get(i, "-") for i in wrong["id"]],
+            "true": [label(v) for v in wrong["true"]],
+            "predicted": [label(v) for v in wrong["pred"]],
+            "p(predicted)": wrong["p_pred"].round(3),
+            "p(true)": wrong["p_true"].round(3) if "p_true" in wrong else "-",
+        }
+    )
+    return table.sort_values("p(predicted)", ascending=False, kind="stable").reset_index(drop=True)
+
+
+#: Misclassified crystals shown in the page (all of them are in the linked CSV).
+MISCLASSIFIED_SHOWN = 30
+
+
+def misclassified_blocks(src: Path, name: str, structures_dir: Path, out: Path) -> list[tuple]:
+    """Report blocks: the most confident mistakes of one model, and the CSV of all of them."""
+    path = src / "predictions.csv"
+    if not path.is_file():
+        return []
+    table = misclassified_table(path, structures_dir)
+    rel = f"{name}_misclassified.csv"
+    from ..io import write_table
+
+    write_table(out / rel, table)
+    n = len(pd.read_csv(path))
+    shown = table.head(MISCLASSIFIED_SHOWN)
+    more = f", the {len(shown)} most confident shown" if len(table) > len(shown) else ""
+    return [
+        (
+            "details",
+            f"Misclassified test crystals: {len(table)} of {n}{more} ({rel})",
+            shown,
+        ),
+        ("link", rel, f"All misclassified crystals of {name} (CSV)"),
+    ]
+
+
+def config_hash_note(report_hash: str, cards: Mapping[str, Mapping[str, Any]]) -> str:
+    """Why the report's config hash and the model cards' hashes differ."""
+    per_model = ", ".join(f"{n}: {c.get('config_hash', '-')}" for n, c in cards.items())
+    return (
+        f"Config hashes: {report_hash} above is the hash of the whole configuration shown "
+        "(config.yaml beside this page). Each model card's config_hash "
+        f"({per_model}) is a different, narrower hash by design: of what determines that "
+        "model's weights only (its train settings without device, worker and cache settings, its "
+        "entry in train.models, classes, seed, split.imbalance, and the hash and row count of "
+        "the image file it was trained on), so changing, say, the report's settings leaves "
+        "the cards' hashes unchanged; equal card hashes mean identically trained models."
+    )
 
 
 # ------------------------------------------------------------------------------- build
@@ -246,7 +382,11 @@ def build_report(
             "compare gaps between models, not absolute numbers across data sets. Balanced accuracy "
             "and macro F1 average over the space groups present in the test split.",
         ),
-        ("table", comparison_table(metrics, source_summary(Path(structures_dir)))),
+        (
+            "table",
+            add_intervals(comparison_table(metrics, source_summary(Path(structures_dir))), metrics),
+        ),
+        ("text", INTERVAL_NOTE),
     ]
     figures.plot_comparison(
         pd.DataFrame(
@@ -277,9 +417,9 @@ def build_report(
             f"group). Last row: MSDN ({msdn}) minus the best baseline ({base}); negative means "
             "MSDN confuses them less.",
         ),
-        ("table", confusion_rates_table(metrics)),
-        ("text", "Accuracy per true crystal system:"),
-        ("table", per_system_table(metrics)),
+        ("table", confusion_rates_table_ci(metrics)),
+        ("text", "Accuracy per true crystal system (95% Wilson intervals):"),
+        ("table", per_system_table_ci(metrics)),
     ]
     sections.append(conf)
 
@@ -312,6 +452,8 @@ def build_report(
                 sec.blocks.append(
                     ("figure", rel, f"{name}, row-normalised, {caption} (n = {m['n']}).")
                 )
+        sec.blocks += confusion_zoom(src, name, out)
+        sec.blocks += misclassified_blocks(src, name, Path(structures_dir), out)
         pc_path = src / "per_class.csv"
         if pc_path.is_file():
             pc = pd.read_csv(pc_path)
@@ -339,14 +481,23 @@ def build_report(
                 "Test crystals re-simulated at increasing noise, one kind at a time (the "
                 "other noise at the training values), shaped and classified by each model.",
             ),
-            ("figure", rel, "Space-group top-1 accuracy against noise level; dotted: chance."),
+            (
+                "figure",
+                rel,
+                "Space-group top-1 accuracy against noise level with 95% Wilson intervals; "
+                "dotted: chance; dashed red: the noise level the models were trained at.",
+            ),
         ]
         for kind, part in table.groupby("noise", sort=False):
             wide = part.pivot(index="level", columns="model", values="sg_top1").reset_index()
             wide = wide.rename(columns={"level": f"{kind} level"})
             wide.columns.name = None
+            n_of = part.groupby(["level", "model"])["n"].max()
             for col in wide.columns[1:]:
-                wide[col] = wide[col].map(pct)
+                wide[col] = [
+                    with_interval(v, int(n_of.get((lev, col), 0)))
+                    for lev, v in zip(wide[f"{kind} level"], wide[col], strict=True)
+                ]
             rob.blocks += [
                 (
                     "text",
@@ -384,6 +535,7 @@ def build_report(
             "in each results/models/<model>/model_card.json):",
         ),
         ("code", yaml.safe_dump(cards, sort_keys=False)),
+        ("text", config_hash_note(config_hash(shown), cards)),
         ("link", "metrics.json", "All metrics as JSON (model -> metrics)"),
     ]
     sections.append(conf_sec)

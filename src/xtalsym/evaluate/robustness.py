@@ -232,7 +232,13 @@ def run_robustness(
     out = Path(out_dir)
     write_table(out / "robustness.csv", table)
     n_classes = min(len(c["classes"]) for _, c, _ in models.values())
-    figures.plot_robustness(table, out / "robustness.png", chance=1.0 / n_classes)
+    noise = next(iter(models.values()))[1]["patterns"].get("noise", {})
+    figures.plot_robustness(
+        table,
+        out / "robustness.png",
+        chance=1.0 / n_classes,
+        training={k: float(noise[k]) for k in NOISE_KINDS if k in noise},
+    )
     for kind in NOISE_KINDS:
         part = table[table["noise"] == kind]
         if len(part):

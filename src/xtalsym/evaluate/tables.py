@@ -180,3 +180,90 @@ def training_table(histories: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------- uncertainty (95 % Wilson intervals)
+
+INTERVAL_NOTE = (
+    "Brackets: 95% Wilson intervals over the n test crystals; a difference marked "
+    '"within noise" is smaller than 1.96 standard errors of a difference of two fractions of '
+    "these sizes (for two models on the same crystals this is conservative). Balanced "
+    "accuracy and macro F1 are means over classes and carry no binomial interval."
+)
+
+
+def add_intervals(table: pd.DataFrame, metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """:func:`comparison_table` with 95 % Wilson intervals on space-group top-1, top-5 and
+    crystal-system accuracy of every model, and its top-1 gap to MSDN labelled when it is
+    within noise (:func:`xtalsym.evaluate.stats.difference_text`)."""
+    from .stats import difference_text, with_interval
+
+    out = table.copy()
+    msdn, _ = pick_msdn_and_baseline(metrics)
+    for i, (name, m) in enumerate(metrics.items()):
+        n = int(m["n"])
+        for col, key in (
+            ("SG top-1", "sg_top1"),
+            ("SG top-5", "sg_top5"),
+            ("crystal-system acc.", "cs_accuracy"),
+        ):
+            if m.get(key) is not None:
+                out.loc[i, col] = with_interval(m[key], n)
+        if msdn and name != msdn:
+            ref = metrics[msdn]
+            out.loc[i, "top-1 vs MSDN (points)"] = difference_text(
+                m["sg_top1"], n, ref["sg_top1"], int(ref["n"])
+            )
+    return out
+
+
+def per_system_table_ci(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """:func:`per_system_table` with a 95 % Wilson interval on every accuracy."""
+    from .stats import with_interval
+
+    rows = []
+    for n, m in metrics.items():
+        per = m.get("cs_per_system", {})
+        rows.append(
+            {
+                "model": n,
+                **{
+                    s: with_interval(per[s]["accuracy"], per[s]["n"]) if s in per else "-"
+                    for s in CRYSTAL_SYSTEMS
+                },
+            }
+        )
+    tail = per_system_table(metrics).iloc[[-1]]  # the "n (test)" row
+    return pd.concat([pd.DataFrame(rows), tail], ignore_index=True)
+
+
+def _rate_support(m: Mapping[str, Any], key: str) -> int:
+    """Crystals a confusion rate is measured over (RATE_KEYS): both systems, or the source."""
+    per = m.get("cs_per_system", {})
+    n_of = lambda s: int(per.get(s, {}).get("n", 0))  # noqa: E731
+    if key == "confusion_mono_ortho":
+        return n_of("monoclinic") + n_of("orthorhombic")
+    if key == "confusion_trig_hex":
+        return n_of("trigonal") + n_of("hexagonal")
+    return n_of(key.split("->")[0])
+
+
+def confusion_rates_table_ci(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """:func:`confusion_rates_table` with 95 % Wilson intervals on the rates and the MSDN minus
+    baseline row labelled where the difference is within noise."""
+    from .stats import difference_text, with_interval
+
+    out = confusion_rates_table(metrics)
+    for i, (_, m) in enumerate(metrics.items()):
+        for k, lab in RATE_KEYS:
+            if m.get(k) is not None:
+                out.loc[i, lab] = with_interval(m[k], _rate_support(m, k))
+    msdn, base = pick_msdn_and_baseline(metrics)
+    if msdn and base:
+        a, b = metrics[msdn], metrics[base]
+        for k, lab in RATE_KEYS:
+            if a.get(k) is not None and b.get(k) is not None:
+                out.loc[len(metrics), lab] = difference_text(
+                    a[k], _rate_support(a, k), b[k], _rate_support(b, k)
+                )
+    return out

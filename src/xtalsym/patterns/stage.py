@@ -291,7 +291,9 @@ def plot_examples(
     max_crystals: int = 4,
 ) -> None:
     """Figure: the x, y, z patterns of a few crystals of different crystal systems, clean and
-    with the configured noise (variant 0 as stored in patterns.h5)."""
+    with the configured noise (variant 0 as stored in patterns.h5). Axes in reciprocal space
+    (Å⁻¹, the direct beam at 0; each beam's detector axes as in docs/artifacts.md) and a colour
+    bar of the stored 8-bit intensity."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -301,9 +303,18 @@ def plot_examples(
     examples = _pick_examples(pf, max_crystals)
     settings = Settings.from_params(params)
     rows = max(1, len(examples))
-    fig, axes = plt.subplots(rows, 6, figsize=(13, 2.3 * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, 6, figsize=(14, 2.5 * rows + 0.9), squeeze=False, layout="constrained"
+    )
     for ax in axes.ravel():
         ax.set_axis_off()
+    size, scale = settings.size, settings.scale
+    # pixel edges in Å⁻¹: column c is u = (c - size/2) * scale, row r is v = (size/2 - r) * scale
+    extent = (-(size / 2 + 0.5) * scale, (size / 2 - 0.5) * scale,
+              -(size / 2 - 0.5) * scale, (size / 2 + 0.5) * scale)  # fmt: skip
+    # (horizontal, vertical) reciprocal axes of the beams x, y, z
+    detector = (("y", "z"), ("z", "x"), ("x", "y"))
+    im = None
     for r, (sid, system, text) in enumerate(examples):
         tables = prepare(crystal_from_structure(text), settings)
         seeds = [None, variant_seeds(seed, sid, 1)[0]]
@@ -311,16 +322,27 @@ def plot_examples(
         for c in range(6):
             kind, beam = divmod(c, 3)
             ax = axes[r, c]
-            ax.imshow(images[kind, beam], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-            title = f"{'xyz'[beam]}, {'clean' if kind == 0 else 'noisy'}"
+            ax.set_axis_on()
+            im = ax.imshow(
+                images[kind, beam], cmap="gray", vmin=0, vmax=255, interpolation="nearest",
+                extent=extent,
+            )  # fmt: skip
+            title = f"beam {'xyz'[beam]}, {'clean' if kind == 0 else 'noisy'}"
             ax.set_title(f"{sid} ({system})\n{title}" if c == 0 else title, fontsize=8)
+            hor, ver = detector[beam]
+            ax.set_xlabel(f"$g_{hor}$ (Å⁻¹)", fontsize=7, labelpad=1)
+            ax.set_ylabel(f"$g_{ver}$ (Å⁻¹)", fontsize=7, labelpad=1)
+            ax.tick_params(labelsize=6, length=2)
+    if im is not None:
+        bar = fig.colorbar(im, ax=axes, fraction=0.015, pad=0.01)
+        bar.set_label(f"8-bit intensity, 255·(I/I_ref)^{settings.gamma:g}", fontsize=8)
+        bar.ax.tick_params(labelsize=7)
     noise = ", ".join(f"{k}={v:g}" for k, v in settings.noise.items())
     fig.suptitle(
         f"Simulated patterns (λ={settings.wavelength:g} Å, {settings.scale:g} Å⁻¹/px, "
         f"t={settings.thickness:g} Å); noise: {noise}",
         fontsize=9,
     )
-    fig.tight_layout()
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)

@@ -2,7 +2,8 @@
 
 Sources run in the order cif_dir, materials_project, synthetic (measured structures win
 duplicates over generated ones; ids ascend in that order too). Outputs in ``out_dir``:
-structures.parquet, outcomes.csv, class_counts.csv and class_counts.png (docs/artifacts.md).
+structures.parquet, outcomes.csv, class_counts.csv and class_counts.png, realism.csv and
+realism.png (distributions against real-crystal statistics, :mod:`.realism`; docs/artifacts.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from ..spacegroups import CRYSTAL_SYSTEMS, crystal_system, resolve_classes
 from . import cif, mp, synthetic
 from .dedup import Deduplicator
 from .outcomes import Outcome
+from .prior import class_targets
+from .realism import write_realism
 from .standard import spacegroup_symbol
 from .writer import ArtifactWriter
 
@@ -151,6 +154,15 @@ def run_structures(cfg: dict[str, Any], out_dir: str | Path, progress: bool = Tr
                 sconf, classes, cfg["seed"], w.write, dedup, progress, cache=cache
             )
 
+    syn = sconf["synthetic"]
+    targets = (
+        class_targets(classes, int(syn["per_class"]), syn["prior"])
+        if "synthetic" in sources
+        else None
+    )
+    write_realism(
+        out_dir / "structures.parquet", out_dir, classes, targets, int(sconf["max_sites"])
+    )
     df = class_counts(dict(w.counts), classes, report)
     write_table(out_dir / "class_counts.csv", df)
     plot_class_counts(df, out_dir / "class_counts.png")

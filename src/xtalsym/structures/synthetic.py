@@ -1,9 +1,13 @@
-"""The synthetic source: random crystals per space group (pyxtal), labelled by spglib.
+"""The synthetic source: random crystals per space group, labelled by spglib.
+
+Two generators (``structures.synthetic.generator``): ``fast`` (default, :mod:`.fast`: Wyckoff
+sets from real-crystal statistics, own vectorised placement, rows from arrays) and
+``pyxtal`` (pyxtal places a drawn composition; slower, larger and looser crystals).
 
 Work is split into *items* (requested group, index); item (sg, i) draws from its own stream
 ``derive_seed(seed, "structures", "synthetic", sg, i)``, so the output does not depend on the
 number of workers. An item makes up to ``max_attempts`` attempts: draw a plausible composition
-(:mod:`.chemistry`), let pyxtal place it in the group, standardise and label with spglib. It
+and place it in the group, standardise and label with spglib. It
 stops at the first structure that spglib puts in the requested group; structures that land in
 another class of the set are kept as candidates for that class ("spill"), those outside the set
 are dropped and counted.
@@ -40,6 +44,8 @@ from .. import __version__
 from ..io import config_hash, derive_seed, write_json
 from .chemistry import choose_cell, draw_composition, wyckoff_table
 from .dedup import Deduplicator
+from .fast import generate_cell
+from .fastrow import row_from_cell
 from .outcomes import Outcome, Skip
 from .parallel import process_pool
 from .prior import class_targets
@@ -68,6 +74,8 @@ class Settings:
     max_sites: int
     volume_factor: float
     setting: str = "ita"
+    generator: str = "fast"
+    pseudo_share: float = 0.0
     timeout_s: float = ATTEMPT_TIMEOUT_S
 
 
@@ -186,14 +194,10 @@ def run_item(sg: int, index: int, n_attempts: int, st: Settings) -> list[dict[st
         # After an attempt that spglib put in another group, insist on the general position.
         last = records[-1] if records else {}
         drifted = last.get("row") is not None or last.get("reason") == "outside_class_set"
-        general = drifted or rng.random() < GENERAL_P
+        general = drifted or (st.generator == "pyxtal" and rng.random() < GENERAL_P)
         try:
             with time_limit(st.timeout_s):
-                s = generate_structure(sg, rng, st, general)
-                rec["row"] = structure_row(
-                    s, item_name(sg, index, a), SOURCE, st.symprec,
-                    max_sites=st.max_sites, classes=st.classes, setting=st.setting,
-                )  # fmt: skip
+                rec["row"] = _attempt(sg, rng, st, general, item_name(sg, index, a))
         except Skip as e:
             rec["reason"], rec["detail"] = e.reason, e.detail
         except _Timeout:
@@ -202,6 +206,26 @@ def run_item(sg: int, index: int, n_attempts: int, st: Settings) -> list[dict[st
         if rec["row"] is not None and rec["row"]["spacegroup"] == sg:
             break
     return records
+
+
+def _attempt(
+    sg: int, rng: np.random.Generator, st: Settings, general: bool, name: str
+) -> dict[str, Any]:
+    """One generated, standardised and labelled row (raises Skip)."""
+    if st.generator == "fast":
+        lat, frac, numbers = generate_cell(sg, rng, st.max_sites, st.pseudo_share, general)
+        if st.setting == "ita":  # the fast row builder stores the ITA setting only
+            return row_from_cell(
+                lat, frac, numbers, name, SOURCE, st.symprec, max_sites=st.max_sites,
+                classes=st.classes,
+            )  # fmt: skip
+        s = Structure(Lattice(lat), [int(z) for z in numbers], frac)
+    else:
+        s = generate_structure(sg, rng, st, general)
+    return structure_row(
+        s, name, SOURCE, st.symprec, max_sites=st.max_sites, classes=st.classes,
+        setting=st.setting,
+    )  # fmt: skip
 
 
 def _run_batch(batch: Sequence[tuple[int, int, int]], st: Settings) -> list[list[dict]]:
@@ -240,7 +264,8 @@ def _ordered_results(
     paths = [_chunk_path(cache, st, c) if cache else None for c in chunks]
     cached = [p is not None and p.exists() for p in paths]
     submit = pool.submit if pool is not None else _inline
-    size = 1 if pool is None else max(1, min(8, len(items) // (workers * 6)))
+    cap = 64 if st.generator == "fast" else 8  # fast items take ~1 ms: fewer, larger tasks
+    size = 1 if pool is None else max(1, min(cap, len(items) // (workers * 6)))
     todo = (
         (k, c[j : j + size])
         for k, c in enumerate(chunks)
@@ -417,6 +442,8 @@ def generate(
         max_sites=int(sconf["max_sites"]),
         volume_factor=float(syn["volume_factor"]),
         setting=str(sconf["setting"]),
+        generator=str(syn["generator"]),
+        pseudo_share=float(syn["pseudo_share"]),
     )
     dedup = dedup if dedup is not None else Deduplicator(enabled=sconf["dedup"])
     targets = class_targets(list(classes), int(syn["per_class"]), syn["prior"])

@@ -278,10 +278,9 @@ def run_training(
     ``on_epoch_end(epoch, history_row)`` runs after each epoch's checkpoint is written.
     """
     tcfg = cfg["train"]
-    if model_name not in tcfg["models"]:
-        raise ValueError(
-            f"model {model_name!r} is not in train.models ({', '.join(tcfg['models'])})"
-        )
+    if not tcfg["models"].get(model_name):
+        names = ", ".join(m for m, spec in tcfg["models"].items() if spec)
+        raise ValueError(f"model {model_name!r} is not in train.models ({names})")
     spec = tcfg["models"][model_name]
     arch, input_mode = spec["arch"], spec["input"]
     classes = resolve_classes(cfg["classes"])
