@@ -309,3 +309,13 @@ def test_same_config_gives_identical_data_artifacts(run, tmp_path):
     pd.testing.assert_frame_equal(
         pd.read_csv(r / "split/split.csv"), pd.read_csv(r2 / "split/split.csv")
     )
+
+
+def test_learning_curve_adds_only_its_own_jobs_and_the_report(run):
+    """Enabling evaluate.learning_curve on a finished run plans its subset, training and
+    evaluation per (model, n), the aggregation and the report, and reruns no main stage."""
+    tmp, r = run
+    curve = {"enabled": True, "sizes": [2, 4], "models": ["msdn"]}
+    cfg = variant(tmp, "curve", lambda c: c["evaluate"].update({"learning_curve": curve}))
+    lc_rules = {f"learning_curve_{s}" for s in ("subset", "train", "evaluate", "aggregate")}
+    assert planned_rules(r, tmp, cfg) == lc_rules | {"build_report"}

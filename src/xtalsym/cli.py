@@ -380,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--out", required=True, metavar="DIR", help="report directory")
 
-    p = sub.add_parser(
+    p = command(
         "learning-curve",
         help="learning curve: train subsets of a split, and accuracy against their size",
         description="`subset`: a split with at most N train crystals per space group (seeded, "

@@ -37,7 +37,11 @@ rule evaluate_model:
     params:
         runtime_args=runtime_args,
         # the robustness levels are evaluate_robustness's: changing them reruns only it
-        cfg=stage_params("classes", "evaluate", drop=["evaluate.robustness"]),
+        cfg=stage_params(
+            "classes",
+            "evaluate",
+            drop=["evaluate.robustness", "evaluate.learning_curve"],
+        ),
         bundle=lambda w, input: parent(input.bundle),
         outdir=lambda w, output: parent(output.metrics),
     shell:
@@ -102,7 +106,9 @@ rule evaluate_robustness:
         runtime=720,
     params:
         runtime_args=runtime_args,
-        cfg=stage_params("classes", "evaluate", drop=["evaluate.top_k"]),
+        cfg=stage_params(
+            "classes", "evaluate", drop=["evaluate.top_k", "evaluate.learning_curve"]
+        ),
         bundles=lambda w, input: [parent(b) for b in input.bundles],
         outdir=lambda w, output: parent(output.table),
     shell:

@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from ..io import derive_seed, write_table
+from .stats import Z95
 
 logger = logging.getLogger(__name__)
 
-Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 # Bundle and evaluation directories of one curve point are named <model>_n<crystals per class>.
 RUN_DIR = re.compile(r"^(?P<model>.+)_n(?P<n>\d+)$")
 COLUMNS = [

@@ -200,6 +200,58 @@ def _card_for_display(card: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def learning_curve_section(csv_path: str | os.PathLike, out: Path) -> Section:
+    """Accuracy against training crystals per class (learning_curve.csv, .png beside it)."""
+    from . import learning_curve as lc
+
+    sec = Section("Learning curve (accuracy against training-set size)")
+    path = Path(csv_path)
+    if not path.is_file():
+        sec.blocks.append(("text", f"{path} not found."))
+        return sec
+    table = pd.read_csv(path)
+    rel = _copy(path.with_suffix(".png"), out, "figures/learning_curve.png")
+    if rel is None:
+        lc.plot(table, out / "figures/learning_curve.png")
+        rel = "figures/learning_curve.png"
+    _copy(path, out, "learning_curve.csv")
+    sec.blocks += [
+        (
+            "text",
+            "Each model retrained on nested subsets of the training split (at most N crystals "
+            "per space group, the same validation and test crystals throughout) and scored on "
+            "the test split. A curve still rising at the largest N says more data is the lever; "
+            "a flat curve with training accuracy near test accuracy (both low) says the model "
+            "is too small; training far above test says it memorises, so more (or more varied) "
+            "data and regularisation, not width, come first.",
+        ),
+        ("figure", rel, "Test accuracy against training crystals per class; bars: 95% Wilson."),
+        *(("text", line) for line in lc.summary(table)),
+    ]
+    shown = pd.DataFrame(
+        {
+            "model": table["model"],
+            "per class": table["n_per_class"],
+            "train crystals": table["n_train"],
+            "variants": table["n_variants"],
+            "SG top-1": [
+                with_interval(p, n) for p, n in zip(table["sg_top1"], table["n_test"], strict=True)
+            ],
+            "SG top-5": table["sg_top5"].map(pct),
+            "CS accuracy": [
+                with_interval(p, n)
+                for p, n in zip(table["cs_accuracy"], table["n_test"], strict=True)
+            ],
+            "train acc": table["train_acc"].map(pct),
+            "test n": table["n_test"],
+            "epochs": table["epochs_run"],
+            "train time (s)": table["train_seconds"].round(0),
+        }
+    )
+    sec.blocks += [("table", shown), ("link", "learning_curve.csv", "The table as CSV")]
+    return sec
+
+
 def _class_list(src: Path, pred: pd.DataFrame) -> list[int]:
     pc = src / "per_class.csv"
     if pc.is_file():
@@ -313,58 +365,6 @@ def config_hash_note(report_hash: str, cards: Mapping[str, Mapping[str, Any]]) -
         "the image file it was trained on), so changing, say, the report's settings leaves "
         "the cards' hashes unchanged; equal card hashes mean identically trained models."
     )
-
-
-def learning_curve_section(csv_path: str | os.PathLike, out: Path) -> Section:
-    """Accuracy against training crystals per class (learning_curve.csv, .png beside it)."""
-    from . import learning_curve as lc
-
-    sec = Section("Learning curve (accuracy against training-set size)")
-    path = Path(csv_path)
-    if not path.is_file():
-        sec.blocks.append(("text", f"{path} not found."))
-        return sec
-    table = pd.read_csv(path)
-    rel = _copy(path.with_suffix(".png"), out, "figures/learning_curve.png")
-    if rel is None:
-        lc.plot(table, out / "figures/learning_curve.png")
-        rel = "figures/learning_curve.png"
-    _copy(path, out, "learning_curve.csv")
-    sec.blocks += [
-        (
-            "text",
-            "Each model retrained on nested subsets of the training split (at most N crystals "
-            "per space group, the same validation and test crystals throughout) and scored on "
-            "the test split. A curve still rising at the largest N says more data is the lever; "
-            "a flat curve with training accuracy near test accuracy (both low) says the model "
-            "is too small; training far above test says it memorises, so more (or more varied) "
-            "data and regularisation, not width, come first.",
-        ),
-        ("figure", rel, "Test accuracy against training crystals per class; bars: 95% Wilson."),
-        *(("text", line) for line in lc.summary(table)),
-    ]
-    shown = pd.DataFrame(
-        {
-            "model": table["model"],
-            "per class": table["n_per_class"],
-            "train crystals": table["n_train"],
-            "variants": table["n_variants"],
-            "SG top-1": [
-                f"{pct(p)} [{100 * lo:.1f}, {100 * hi:.1f}]"
-                for p, lo, hi in zip(
-                    table["sg_top1"], table["sg_top1_lo"], table["sg_top1_hi"], strict=True
-                )
-            ],
-            "SG top-5": table["sg_top5"].map(pct),
-            "CS accuracy": table["cs_accuracy"].map(pct),
-            "train acc": table["train_acc"].map(pct),
-            "test n": table["n_test"],
-            "epochs": table["epochs_run"],
-            "train time (s)": table["train_seconds"].round(0),
-        }
-    )
-    sec.blocks += [("table", shown), ("link", "learning_curve.csv", "The table as CSV")]
-    return sec
 
 
 # ------------------------------------------------------------------------------- build
