@@ -459,9 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
         "else the schema default)",
     )  # fmt: skip
     p.add_argument(
-        "--tta", type=tta_type, default=_default_tta(), metavar="N",
-        help="structures: N averages the probabilities over N noisy simulations (the model "
-        "card's training noise, fixed seeds); 0 classifies one clean simulation",
+        "--tta", type=tta_type, default=None, metavar="N",
+        help=f"structures: N averages the probabilities over N noisy simulations (the model "
+        f"card's training noise, fixed seeds); 0 classifies one clean simulation (default: "
+        f"{_default_tta()} for structures; images are never simulated)",
     )  # fmt: skip
     p.add_argument(
         "--clean", action="store_true",
@@ -513,10 +514,13 @@ def experimental_calibration(args: argparse.Namespace) -> dict[str, float] | Non
 def run_predict(args: argparse.Namespace) -> int:
     """``xtalsym predict``: records as text, a table (several inputs) or JSON; exit status 0
     all classified, 1 none, 3 some failed."""
-    from .predict import format_record, format_table, predict_files
+    from .predict import DEFAULT_TTA, format_record, format_table, is_image, predict_files
 
+    images = len(args.inputs) == 3 and all(is_image(Path(p)) for p in args.inputs)
     if args.clean:
         args.tta = 0
+    elif args.tta is None:
+        args.tta = 0 if images else DEFAULT_TTA
     records = predict_files(
         args.inputs,
         model_or_reference(args.model),
