@@ -106,8 +106,13 @@ def same_table(a, b) -> bool:
 
 
 def same_h5(a, b) -> bool:
+    """Same datasets and attributes, except ``artifact_id`` (unique to every write, by design)."""
+
+    def attrs(f):
+        return {k: v for k, v in f.attrs.items() if k != "artifact_id"}
+
     with h5py.File(a) as fa, h5py.File(b) as fb:
-        if set(fa) != set(fb) or dict(fa.attrs) != dict(fb.attrs):
+        if set(fa) != set(fb) or attrs(fa) != attrs(fb):
             return False
         return all(np.array_equal(fa[k][...], fb[k][...]) for k in fa)
 
