@@ -45,8 +45,8 @@ from ..io import (
     stamp_attrs,
 )
 from ..spacegroups import crystal_system
-from .crystal import crystal_from_structure
-from .simulate import Settings, prepare, simulate_crystal
+from .calculator import PatternCalculator
+from .simulate import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -87,14 +87,13 @@ def simulate_chunk(
 
     Failed structures get zeros and an entry {"id", "reason"} in the returned list.
     """
-    settings = Settings.from_params(params)
-    n_var, size = int(params["n_variants"]), settings.size
+    calc = PatternCalculator(params)
+    n_var, size = int(params["n_variants"]), calc.settings.size
     out = np.zeros((len(ids), n_var, 3, size, size), dtype=np.uint8)
     failed = []
     for i, (sid, text) in enumerate(zip(ids, structures, strict=True)):  # crystals
         try:
-            tables = prepare(crystal_from_structure(text), settings)
-            out[i] = simulate_crystal(tables, settings, variant_seeds(seed, sid, n_var))
+            out[i] = calc.get_patterns(text, variant_seeds(seed, sid, n_var))
         except Exception as e:  # one bad structure must not stop 100k others
             failed.append({"id": sid, "reason": f"{type(e).__name__}: {e}"})
     return out, failed
@@ -324,9 +323,8 @@ def plot_examples(
     detector = (("y", "z"), ("z", "x"), ("x", "y"))
     im = None
     for r, (sid, system, text) in enumerate(examples):
-        tables = prepare(crystal_from_structure(text), settings)
         seeds = [None, variant_seeds(seed, sid, 1)[0]]
-        images = simulate_crystal(tables, settings, seeds)  # (2, 3, H, W)
+        images = PatternCalculator(settings).get_patterns(text, seeds)  # (2, 3, H, W)
         for c in range(6):
             kind, beam = divmod(c, 3)
             ax = axes[r, c]

@@ -8,10 +8,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..channels import AXES
 from ..io import atomic_path, read_ids
-from .core import ShapingOptions, compose_rgb, shape_batch, unshaped_batch
-
-AXES = ("x", "y", "z")
+from .core import ShapingOptions, shape_batch, unshaped_batch
+from .rgb import compose_rgb
 
 
 def pick_examples(spacegroup: np.ndarray, n: int, seed: int = 0) -> np.ndarray:

@@ -19,8 +19,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..io import atomic_path
-from .core import ShapingOptions, compose_rgb, shape
+from .core import ShapingOptions, shape
 from .resize import resize_like_loader
+from .rgb import compose_rgb
 
 logger = logging.getLogger(__name__)
 
