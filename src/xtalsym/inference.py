@@ -239,6 +239,10 @@ class Bundle:
     def spec(self) -> ImageSpec:
         return ImageSpec.from_card(self.card)
 
+    def symprec(self, symprec: float | None = None) -> float:
+        """spglib tolerance (Å) for structures: ``symprec``, or None for the card's."""
+        return check_symprec(card_symprec(self.card) if symprec is None else symprec)
+
     def images(self, patterns: np.ndarray) -> np.ndarray:
         """Network images (N, 3, C, S, S) of raw patterns (N, 3, H, W)."""
         return network_images(patterns, self.spec)

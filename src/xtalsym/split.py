@@ -160,12 +160,9 @@ def count_table(split_df: pd.DataFrame, classes: list[int]) -> pd.DataFrame:
 
 def plot_counts(counts: pd.DataFrame, out_png: str | Path) -> None:
     """Stacked bar chart of the per-class split counts (log scale when imbalanced)."""
-    import matplotlib
+    from .plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .io import atomic_path
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(max(8, 0.18 * len(counts)), 4))
     x = np.arange(len(counts))
@@ -181,9 +178,7 @@ def plot_counts(counts: pd.DataFrame, out_png: str | Path) -> None:
     # outside the axes: a legend inside would hide the bars of the first classes
     ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), frameon=False, title="split")
     fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, out_png, dpi=110)
 
 
 def failed_simulations(patterns_path: str | Path | None) -> pd.DataFrame:

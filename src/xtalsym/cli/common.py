@@ -11,7 +11,8 @@ from typing import Any
 from ..config import ConfigError, validate
 
 EPILOG = """\
-Pipeline order: structures -> simulate -> shape -> split -> train -> evaluate -> report.
+Pipeline order: structures -> patterns -> shaping -> split -> train -> evaluate ->
+robustness -> report (`simulate` and `shape` are short aliases of patterns and shaping).
 `snakemake` runs them all with caching (see README); each subcommand also runs alone.
 Run `xtalsym <command> --help` for a command's options."""
 

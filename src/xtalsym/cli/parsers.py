@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, **kw) -> argparse.ArgumentParser:
         kw["description"] = textwrap.fill(kw["description"], 92)
-        return sub.add_parser(name, formatter_class=HelpFormatter, **kw)
+        p = sub.add_parser(name, formatter_class=HelpFormatter, **kw)
+        p.set_defaults(command=name)  # the stage's name, also when called by an alias
+        return p
 
     for add in STAGE_COMMANDS.values():
         add(command)
@@ -49,9 +51,10 @@ def _structures(command: Command) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
 
 
-def _simulate(command: Command) -> None:
+def _patterns(command: Command) -> None:
     p = command(
-        "simulate",
+        "patterns",
+        aliases=["simulate"],
         help="simulate noisy 2D diffraction patterns along x, y, z",
         description="Simulate three 2D spot patterns per structure into an HDF5 file.",
     )
@@ -67,9 +70,10 @@ def _simulate(command: Command) -> None:
     p.add_argument("--figure", metavar="PNG", help="also plot example patterns here")
 
 
-def _shape(command: Command) -> None:
+def _shaping(command: Command) -> None:
     p = command(
-        "shape",
+        "shaping",
+        aliases=["shape"],
         help="shape patterns into XRD-Edge images (HDF5, or plain image files)",
         description="Shape patterns (the authors' XRD-Edge algorithm). Either "
         "`--patterns H5 --mode MODE --out H5` (pipeline), or `IN.png ... --out DIR` "
@@ -81,7 +85,7 @@ def _shape(command: Command) -> None:
         "images", nargs="*", metavar="IN",
         help="pattern image files (square, 8-bit grayscale; see `xtalsym predict --help`)",
     )  # fmt: skip
-    p.add_argument("--patterns", metavar="H5", help="patterns.h5 from `xtalsym simulate`")
+    p.add_argument("--patterns", metavar="H5", help="patterns.h5 from `xtalsym patterns`")
     p.add_argument(
         "--mode", choices=["shaped", "unshaped"], default="shaped",
         help="shaped: edge image E and normalised pattern S per axis; unshaped: S only "
@@ -123,7 +127,7 @@ def _train(command: Command) -> None:
     p.add_argument("--model", required=True, help="model name (a key of train.models)")
     p.add_argument(
         "--images", required=True, metavar="H5",
-        help="shaped.h5 or unshaped.h5 from `xtalsym shape` (the model's input mode)",
+        help="shaped.h5 or unshaped.h5 from `xtalsym shaping` (the model's input mode)",
     )  # fmt: skip
     p.add_argument(
         "--split", required=True, metavar="CSV", help="split.csv from `xtalsym split`"
@@ -264,11 +268,11 @@ def _learning_curve(command: Command) -> None:
     q.add_argument("--out", required=True, metavar="DIR", help="where the curve is written")
 
 
-#: Subcommand -> its parser builder, in pipeline order.
+#: Stage (subcommand) -> its parser builder, in pipeline order (names: docs/architecture.md).
 STAGE_COMMANDS: dict[str, Callable[[Command], None]] = {
     "structures": _structures,
-    "simulate": _simulate,
-    "shape": _shape,
+    "patterns": _patterns,
+    "shaping": _shaping,
     "split": _split,
     "train": _train,
     "evaluate": _evaluate,

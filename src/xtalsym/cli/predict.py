@@ -18,7 +18,7 @@ def pattern_image_help() -> str:
     gamma = schema_default("patterns", "gamma")
     return f"""\
 Pattern images (three files, beams along x, y, z, in that order; a _x/_y/_z name suffix is
-checked). Each must be what `xtalsym simulate` writes (docs/artifacts.md, "patterns"):
+checked). Each must be what `xtalsym patterns` writes (docs/artifacts.md, "patterns"):
   - square, 8-bit grayscale (colour is converted to luminance, 16 bit scaled to 8), with the
     side and scale the model was trained on: its card's patterns.size px (default {size} px)
     at patterns.scale Å^-1 per pixel (default {scale} Å^-1/px); another side is resized to

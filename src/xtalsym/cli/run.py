@@ -49,11 +49,11 @@ def dispatch(args: argparse.Namespace) -> int:
         from ..structures import run_structures
 
         run_structures(cfg, args.out)
-    elif cmd == "simulate":
-        from ..patterns import run_simulation
+    elif cmd == "patterns":
+        from ..patterns import run_patterns
 
-        run_simulation(cfg, args.structures, args.out, figure_path=args.figure)
-    elif cmd == "shape":
+        run_patterns(cfg, args.structures, args.out, figure_path=args.figure)
+    elif cmd == "shaping":
         from .. import shaping
 
         opts = shaping.ShapingOptions.from_config(cfg["shaping"]["quirks"])
@@ -67,13 +67,13 @@ def dispatch(args: argparse.Namespace) -> int:
             print(f"shaped {len(outcomes) - len(bad)} of {len(outcomes)} image(s) into {args.out}")
             return 1 if len(bad) == len(outcomes) else 0
         else:
-            raise SystemExit("xtalsym shape: give --patterns H5 or image files")
+            raise SystemExit("xtalsym shaping: give --patterns H5 or image files")
     elif cmd == "split":
         from ..split import run_split
 
         run_split(cfg, args.structures, args.out, patterns_path=args.patterns)
     elif cmd == "train":
-        from ..train import run_training
+        from ..train import run_train
         from ..train.launch import relaunch
 
         paths = {"images": args.images, "split": args.split, "weights": args.weights}
@@ -82,7 +82,7 @@ def dispatch(args: argparse.Namespace) -> int:
         rc = relaunch(cfg, argv)  # train.processes > 1: one process per GPU via srun/torchrun
         if rc is not None:
             return rc
-        run_training(
+        run_train(
             cfg, args.model, args.images, args.split, args.weights, args.out, args.checkpoint_dir
         )
     elif cmd == "evaluate":
@@ -94,9 +94,9 @@ def dispatch(args: argparse.Namespace) -> int:
                 symprec=args.symprec, tta=args.tta,
             )  # fmt: skip
         elif args.images and args.split and args.model:
-            from ..evaluate import run_evaluation
+            from ..evaluate import run_evaluate
 
-            m = run_evaluation(cfg, args.model, args.images, args.split, args.out)
+            m = run_evaluate(cfg, args.model, args.images, args.split, args.out)
         else:
             raise SystemExit(
                 "xtalsym evaluate: give --structures DIR, or --model, --images and --split"
@@ -123,9 +123,9 @@ def dispatch(args: argparse.Namespace) -> int:
 
             lcm.run_aggregate(runs, args.out, n_classes=len(resolve_classes(cfg["classes"])))
     elif cmd == "report":
-        from ..evaluate import build_report
+        from ..evaluate import run_report
 
-        build_report(
+        run_report(
             cfg,
             {_name_of(p): p for p in args.metrics},
             {_name_of(p): p for p in args.histories},

@@ -173,7 +173,7 @@ def write_evaluation(
     return metrics
 
 
-def run_evaluation(
+def run_evaluate(
     cfg: dict[str, Any],
     model_dir: str | os.PathLike,
     images_path: str | os.PathLike,
@@ -255,4 +255,8 @@ def run_evaluation(
     )
 
 
-__all__ = ["iter_rows", "per_class_table", "run_evaluation", "write_evaluation"]
+#: The older name of :func:`run_evaluate`, kept for existing scripts.
+run_evaluation = run_evaluate
+
+
+__all__ = ["iter_rows", "per_class_table", "run_evaluate", "run_evaluation", "write_evaluation"]

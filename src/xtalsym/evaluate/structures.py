@@ -17,15 +17,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..inference import (
-    Bundle,
-    card_symprec,
-    check_symprec,
-    mode_of,
-    prepare_structure,
-    resolve_tta,
-    structure_patterns,
-)
+from .. import inference as inf
 from ..io import write_table
 from ..spacegroups import class_index
 
@@ -75,7 +67,7 @@ def evaluate_structures(
     src = Path(structures_dir)
     if not src.is_dir():
         raise ValueError(f"{src}: not a directory")
-    tta = resolve_tta(tta, structure=True)
+    tta = inf.resolve_tta(tta, structure=True)
     out = Path(out_path)
     if out.suffix.lower() != ".json":
         out = out / "metrics.json"
@@ -83,9 +75,9 @@ def evaluate_structures(
     files = structure_files(src)
     if not files:
         raise ValueError(f"{src}: no files")
-    bundle = Bundle.load(model_dir)
+    bundle = inf.Bundle.load(model_dir)
     card, classes = bundle.card, bundle.classes
-    symprec = check_symprec(card_symprec(card) if symprec is None else symprec)
+    symprec = bundle.symprec(symprec)
     index = class_index(classes)
 
     outcomes: dict[str, dict[str, Any]] = {}  # file -> outcome row
@@ -104,7 +96,7 @@ def evaluate_structures(
     for f in tqdm(files, desc="read structures", unit="file"):
         name = str(f.relative_to(src))
         try:
-            structure, number, symbol = prepare_structure(f, symprec)
+            structure, number, symbol = inf.prepare_structure(f, symprec)
             if number not in index:
                 raise ValueError(
                     f"{f}: space group {number} ({symbol}) is not one of the model's "
@@ -129,7 +121,7 @@ def evaluate_structures(
         pats, ok = [], []
         for name, structure, y in kept[a : a + BATCH]:
             try:
-                pats.append(structure_patterns(structure, card, tta))
+                pats.append(inf.structure_patterns(structure, card, tta))
             except Exception as e:  # e.g. an element without tabulated scattering factors
                 skip(name, f"{src / name}: simulation failed ({type(e).__name__}: {e})")
                 continue
@@ -153,7 +145,7 @@ def evaluate_structures(
         "skipped": len(skipped),
         "outcomes": str(out.parent / f"{prefix}outcomes.csv"),
         "symprec": symprec,
-        "simulation": mode_of(tta),
+        "simulation": inf.mode_of(tta),
         "labels": "spglib",
     }
     metrics = write_evaluation(

@@ -2,7 +2,7 @@
 
 Public API: :func:`simulate_structure` (one structure -> (3, size, size) uint8),
 :class:`PatternCalculator` (settings in, ``get_patterns(structure, seeds)`` out),
-:func:`run_simulation` (the stage: structures.parquet -> patterns.h5), :func:`plot_examples`.
+:func:`run_patterns` (the stage: structures.parquet -> patterns.h5; older name ``run_simulation``), :func:`plot_examples`.
 Lower level, for validation and reuse: :func:`prepare`, :func:`reflections`,
 :func:`simulate_crystal`, :class:`Settings`, :func:`crystal_from_structure`.
 """
@@ -19,7 +19,7 @@ from .simulate import (
     reflections,
     simulate_crystal,
 )
-from .stage import plot_examples, run_simulation, tune_allocator
+from .stage import plot_examples, run_patterns, run_simulation, tune_allocator
 
 __all__ = [
     "BEAM_FRAMES",
@@ -33,6 +33,7 @@ __all__ = [
     "plot_examples",
     "prepare",
     "reflections",
+    "run_patterns",
     "run_simulation",
     "simulate_crystal",
     "simulate_structure",

@@ -32,7 +32,15 @@ ZOLZ_TOL = 1e-9
 
 @dataclass(frozen=True)
 class Settings:
-    """The ``patterns`` config section as typed values (units in the config comments).
+    """The ``patterns`` config section as typed values.
+
+    Units: ``size`` pixels (square detector); ``wavelength`` Å; ``g_max`` Å⁻¹ (largest |g| = 1/d
+    kept); ``scale`` Å⁻¹ per pixel; ``thickness`` Å (crystal
+    thickness along the beam); ``debye_waller`` B in Å²; ``spot_sigma`` pixels (Gaussian spot
+    sigma); ``gamma`` dimensionless (8-bit level 255 (I / I_ref)^gamma);
+    ``noise`` and ``ranges`` in each key's own unit (:mod:`.noise`: jitter and displacement Å
+    as the standard deviation per Cartesian component, strain dimensionless, background 8-bit
+    levels, dose counts at full scale).
 
     ``thickness`` and ``debye_waller`` are the nominal values (the middle of a configured
     range), used for clean patterns; ``ranges`` holds (lo, hi) of every key that is drawn per

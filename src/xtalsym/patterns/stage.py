@@ -37,7 +37,6 @@ from tqdm import tqdm
 
 from ..io import (
     ResumableH5,
-    atomic_path,
     check_artifact,
     derive_seed,
     image_dataset,
@@ -174,7 +173,7 @@ def _check_direct_write(ds: h5py.Dataset, rows_per_chunk: int) -> None:
         raise RuntimeError(f"unexpected HDF5 filters on {ds.name}: cannot write chunks directly")
 
 
-def run_simulation(
+def run_patterns(
     cfg: dict[str, Any],
     structures_path: str | Path,
     out_path: str | Path,
@@ -261,6 +260,10 @@ def run_simulation(
         plot_examples(structures_path, params, figure_path, seed)
 
 
+#: The older name of :func:`run_patterns`, kept for existing scripts.
+run_simulation = run_patterns
+
+
 def _pick_examples(pf: pq.ParquetFile, max_crystals: int) -> list[tuple[str, str, str]]:
     """(id, crystal system, structure JSON) of the first crystal of each of up to
     ``max_crystals`` crystal systems, spread from triclinic to cubic."""
@@ -301,10 +304,9 @@ def plot_examples(
     with the configured noise (variant 0 as stored in patterns.h5). Axes in reciprocal space
     (Å⁻¹, the direct beam at 0; each beam's detector axes as in docs/artifacts.md) and a colour
     bar of the stored 8-bit intensity."""
-    import matplotlib
+    from ..plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     pf = pq.ParquetFile(structures_path)
     examples = _pick_examples(pf, max_crystals)
@@ -349,7 +351,5 @@ def plot_examples(
         f"t={settings.thickness:g} Å); noise: {noise}",
         fontsize=9,
     )
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_figure(fig, out_png, dpi=110)
     logger.info("wrote %s", out_png)

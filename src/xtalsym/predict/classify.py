@@ -10,14 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..inference import (
-    Bundle,
-    card_symprec,
-    check_symprec,
-    mode_of,
-    prepare_structure,
-    resolve_tta,
-)
+from ..inference import Bundle, mode_of, prepare_structure, resolve_tta
 from ..spacegroups import crystal_system
 from .inputs import experimental_inputs, image_inputs, is_image, is_image_triple
 
@@ -95,7 +88,7 @@ class Classifier:
         self.bundle = Bundle.load(model_dir)
         self.card, self.classes = self.bundle.card, self.bundle.classes
         self.top_k = min(int(top_k), len(self.classes))
-        self.symprec = check_symprec(card_symprec(self.card) if symprec is None else symprec)
+        self.symprec = self.bundle.symprec(symprec)
         self.shaped, self.tta = shaped, tta
         if not 0.0 <= float(min_confidence) <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")

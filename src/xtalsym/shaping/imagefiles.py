@@ -1,4 +1,4 @@
-"""Shaping of plain image files (``xtalsym shape IN.png ... --out DIR``).
+"""Shaping of plain image files (``xtalsym shaping IN.png ... --out DIR``).
 
 Each input is a grayscale spot pattern; the output is the authors' RGB image (PNG, lossless):
 the edge image in the channel of the beam axis, taken from an ``_x``/``_y``/``_z`` suffix of

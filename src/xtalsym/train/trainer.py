@@ -103,7 +103,7 @@ def _parse_attr(value: Any) -> Any:
     return value
 
 
-def run_training(
+def run_train(
     cfg: dict[str, Any],
     model_name: str,
     images_path: str | os.PathLike,
@@ -129,6 +129,10 @@ def run_training(
         _run(cfg, model_name, *paths, world, device, on_epoch_end)
     finally:
         ddp.teardown(world)
+
+
+#: The older name of :func:`run_train`, kept for existing scripts.
+run_training = run_train
 
 
 def _run(
