@@ -3,7 +3,7 @@
 Crystals: random pyxtal structures of 12 space groups over all crystal systems (4-56 sites in
 the conventional cell, as the structures stage makes them), in pymatgen's standard
 orientation. Single process, same crystals, same run, in alternating rounds:
-- ours: ``simulate_patterns`` with the default config (noise on), 3 patterns per crystal;
+- ours: ``simulate_structure`` with the default config (noise on), 3 patterns per crystal;
 - pymatgen: ``TEMCalculator().get_pattern`` along [100], [010], [001] (one zone-axis pattern
   each: reflections and intensities only, no image);
 then the stage (``run_simulation``: Parquet in, HDF5 out) with all cores, projected to the
@@ -25,7 +25,7 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from benchmarks.common import write_result
 from xtalsym.config import validate
-from xtalsym.patterns import run_simulation, simulate_patterns, tune_allocator
+from xtalsym.patterns import run_simulation, simulate_structure, tune_allocator
 
 PAPER_CRYSTALS = 108_658
 
@@ -67,12 +67,12 @@ def bench_crystals(n: int, seed: int = 0) -> list[Structure]:
 
 
 def time_ours(structures: list[Structure], params: dict, repeat: int) -> float:
-    """Patterns per second of simulate_patterns (3 per crystal), best of ``repeat``."""
+    """Patterns per second of simulate_structure (3 per crystal), best of ``repeat``."""
     best = float("inf")
     for _ in range(repeat):
         t0 = time.perf_counter()
         for i, s in enumerate(structures):
-            simulate_patterns(s, params, seed=i)
+            simulate_structure(s, params, seed=i)
         best = min(best, time.perf_counter() - t0)
     return 3 * len(structures) / best
 
@@ -90,7 +90,7 @@ def time_side_by_side(
     for uvw in beams:
         t0 = time.perf_counter()
         for i, s in enumerate(structures):
-            simulate_patterns(s, params, seed=i)
+            simulate_structure(s, params, seed=i)
         t_ours += time.perf_counter() - t0
         t0 = time.perf_counter()
         for s in structures:

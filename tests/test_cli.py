@@ -11,7 +11,9 @@ from xtalsym.config import validate
 
 from .conftest import ROOT, tool_env
 
-COMMANDS = ["structures", "simulate", "shape", "split", "train", "evaluate", "predict"]
+COMMANDS = ["structures", "patterns", "shaping", "split", "train", "evaluate", "robustness",
+            "report", "learning-curve", "predict"]  # fmt: skip
+ALIASES = {"simulate": "patterns", "shape": "shaping"}
 
 
 def test_top_level_help_lists_every_stage():
@@ -27,10 +29,19 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
 
 
 def test_every_stage_and_predict_is_a_subcommand():
-    assert set(COMMANDS) <= set(subcommands())
+    subs = subcommands()
+    assert set(subs) == set(COMMANDS) | set(ALIASES)
+    for alias, stage in ALIASES.items():  # the short names are the same subcommand
+        assert subs[alias] is subs[stage]
+    # and run as the stage (config caps, messages and dispatch use the stage's name)
+    args = build_parser().parse_args(["simulate", "--structures", "s.parquet", "--out", "p.h5"])
+    assert args.command == "patterns"
+    assert (
+        build_parser().parse_args(["shape", "--patterns", "p", "--out", "o"]).command == "shaping"
+    )
 
 
-@pytest.mark.parametrize("cmd", sorted(build_parser()._subparsers._group_actions[0].choices))
+@pytest.mark.parametrize("cmd", COMMANDS)
 def test_every_option_of_every_subcommand_is_described(cmd):
     p = subcommands()[cmd]
     text = p.format_help()

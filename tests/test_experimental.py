@@ -18,7 +18,7 @@ from xtalsym.experimental import (
     scale_from_camera,
 )
 from xtalsym.models import build_model
-from xtalsym.patterns import simulate_patterns
+from xtalsym.patterns import simulate_structure
 from xtalsym.structures import standardise
 from xtalsym.train.bundle import predict_proba
 
@@ -38,7 +38,7 @@ def _simulated(seed: int = 5) -> np.ndarray:
         ["Ca", "Ti", "O", "O"],
         [[0.03, 0.25, 0.99], [0, 0, 0.5], [0.48, 0.25, 0.09], [0.29, 0.04, 0.71]],
     )
-    return simulate_patterns(standardise(s, 0.01), _params(), seed)
+    return simulate_structure(standardise(s, 0.01), _params(), seed)
 
 
 def _detector(pattern: np.ndarray, f: float, shape: tuple[int, int], beam: tuple[float, float]):

@@ -20,7 +20,7 @@ from xtalsym.patterns import (
     physics,
     prepare,
     reflections,
-    simulate_patterns,
+    simulate_structure,
 )
 from xtalsym.patterns import noise as nz
 from xtalsym.patterns.reference import CRYSTAL_SYSTEMS, reference_structure
@@ -208,7 +208,7 @@ def test_shape_factors_peak_and_integral():
 
 
 def _image(name: str, **over) -> np.ndarray:
-    return simulate_patterns(reference_structure(name), params(**over))
+    return simulate_structure(reference_structure(name), params(**over))
 
 
 @pytest.mark.parametrize("name", ["NaCl", "SrTiO3"])
@@ -295,7 +295,7 @@ def test_friedel_pairs_equal(name):
     assert not t.hkl[0].any() and np.array_equal(t.hkl[1 : 1 + p], -t.hkl[1 + p :])
     np.testing.assert_allclose(f2_plus, f2_minus, rtol=1e-9, atol=1e-12 * f2_plus.max())
     # zone-axis images are then centrosymmetric about the centre pixel
-    im = simulate_patterns(reference_structure(name), params()).astype(int)[2]
+    im = simulate_structure(reference_structure(name), params()).astype(int)[2]
     assert np.abs(im[1:, 1:] - im[:0:-1, :0:-1]).max() <= 1
 
 
@@ -319,7 +319,7 @@ def test_lattice_size_shows():
         g = np.linalg.norm(r.uv, axis=1)
         first.append(g[g > 0].min())
     assert first == pytest.approx([0.25, 0.125])
-    im = simulate_patterns(Structure(Lattice.cubic(4.0), ["Cu"], [[0, 0, 0]]), params())[2]
+    im = simulate_structure(Structure(Lattice.cubic(4.0), ["Cu"], [[0, 0, 0]]), params())[2]
     assert im[128, 128 + 25] > 100 and im[128, 128 + 12] == 0  # 0.25 Å⁻¹ / 0.01 = 25 px
 
 
@@ -357,13 +357,13 @@ NOISY |= {"read_noise": 2.0, "blur": 0.5, "tilt": 0.3}
 def test_noise_reproducible_per_seed():
     s = reference_structure("Mg")
     p = params(noise=NOISY)
-    a, b = simulate_patterns(s, p, seed=11), simulate_patterns(s, p, seed=11)
+    a, b = simulate_structure(s, p, seed=11), simulate_structure(s, p, seed=11)
     assert np.array_equal(a, b)
-    c = simulate_patterns(s, p, seed=12)
+    c = simulate_structure(s, p, seed=12)
     assert not np.array_equal(a, c)
-    clean = simulate_patterns(s, params())
-    assert np.array_equal(simulate_patterns(s, p, seed=None), simulate_patterns(s, params()))
-    assert np.array_equal(simulate_patterns(s, params(), seed=11), clean)
+    clean = simulate_structure(s, params())
+    assert np.array_equal(simulate_structure(s, p, seed=None), simulate_structure(s, params()))
+    assert np.array_equal(simulate_structure(s, params(), seed=11), clean)
     assert (a > 0).mean() > 0.5 > (clean > 0).mean()
 
 
@@ -372,8 +372,8 @@ def test_noise_kinds_draw_from_independent_streams():
     the background wherever nothing clips."""
     s = reference_structure("CaTiO3")
     base = {"tilt": 0.3, "displacement": 0.05, "read_noise": 2.0, "background": 10.0}
-    a = simulate_patterns(s, params(noise=base), seed=3).astype(int)
-    b = simulate_patterns(s, params(noise=base | {"background": 14.0}), seed=3).astype(int)
+    a = simulate_structure(s, params(noise=base), seed=3).astype(int)
+    b = simulate_structure(s, params(noise=base | {"background": 14.0}), seed=3).astype(int)
     ok = (a > 0) & (a < 251)
     assert ok.mean() > 0.9
     assert np.all(b[ok] - a[ok] == 4)
@@ -387,8 +387,8 @@ def test_noise_kinds_draw_from_independent_streams():
 )
 def test_each_noise_kind_changes_the_pattern(kind, level):
     s = reference_structure("TiO2")
-    clean = simulate_patterns(s, params()).astype(int)
-    noisy = simulate_patterns(s, params(noise={kind: level}), seed=5).astype(int)
+    clean = simulate_structure(s, params()).astype(int)
+    noisy = simulate_structure(s, params(noise={kind: level}), seed=5).astype(int)
     assert np.abs(noisy - clean).max() > 5
 
 
@@ -445,7 +445,7 @@ def test_gaussian_table_is_standard_normal():
 
 def test_tilt_breaks_friedel_symmetry_of_the_image():
     s = reference_structure("NaCl")
-    im = simulate_patterns(s, params(noise={"tilt": 0.5}), seed=2).astype(int)[2]
+    im = simulate_structure(s, params(noise={"tilt": 0.5}), seed=2).astype(int)[2]
     assert np.abs(im[1:, 1:] - im[:0:-1, :0:-1]).max() > 20
 
 

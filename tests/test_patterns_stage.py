@@ -12,7 +12,7 @@ import pytest
 from xtalsym import __version__
 from xtalsym.config import strip_runtime, validate
 from xtalsym.io import config_hash, derive_seed
-from xtalsym.patterns import run_simulation, simulate_patterns
+from xtalsym.patterns import run_simulation, simulate_structure
 from xtalsym.patterns.reference import reference_structures
 
 from .conftest import recording
@@ -73,7 +73,7 @@ def test_run_simulation_writes_aligned_reproducible_patterns(structures_parquet,
         sid = rows[i]["id"]
         for v in range(2):
             seed = derive_seed(99, "patterns", sid, v)
-            want = simulate_patterns(refs[sid[4:]], cfg["patterns"], seed)
+            want = simulate_structure(refs[sid[4:]], cfg["patterns"], seed)
             assert np.array_equal(data[i, v], want)
         assert not np.array_equal(data[i, 0], data[i, 1])  # variants differ
 
@@ -97,7 +97,9 @@ def test_clean_config_gives_clean_patterns(structures_parquet, tmp_path):
     run_simulation(cfg, path, out)
     with h5py.File(out) as f:
         first = f["patterns"][0, 0]
-    assert np.array_equal(first, simulate_patterns(reference_structures()["NaCl"], cfg["patterns"]))
+    assert np.array_equal(
+        first, simulate_structure(reference_structures()["NaCl"], cfg["patterns"])
+    )
     assert (first == 0).mean() > 0.9  # no background
 
 

@@ -21,7 +21,7 @@ from pymatgen.io.cif import CifWriter
 
 from xtalsym import __version__
 from xtalsym.cli import main
-from xtalsym.patterns import simulate_patterns
+from xtalsym.patterns import simulate_structure
 from xtalsym.predict import (
     DEFAULT_TTA,
     classify,
@@ -58,7 +58,7 @@ def nacl(tmp_path_factory):
     cif = d / "nacl.cif"
     CifWriter(s).write_file(cif)
     # exactly what predict simulates by default: the standard cell, the card's settings, clean
-    pats = simulate_patterns(standardise(s, 0.01), patterns_params(), None)
+    pats = simulate_structure(standardise(s, 0.01), patterns_params(), None)
     e, sn = shape_batch(pats, ShapingOptions())
     pngs, rgbs = [], []
     for a, axis in enumerate("xyz"):
@@ -74,7 +74,7 @@ def _proba(results):
 
 
 def test_predict_a_cif(bundles, nacl):
-    res = predict([nacl["cif"]], bundles["msdn"], top_k=5)
+    res = predict([nacl["cif"]], bundles["msdn"], top_k=5, tta=0)
     assert [r["rank"] for r in res] == [1, 2, 3, 4, 5]
     p = [r["probability"] for r in res]
     assert p == sorted(p, reverse=True) and 0 < sum(p) <= 1 + 1e-6
@@ -88,14 +88,14 @@ def test_predict_a_cif(bundles, nacl):
 
     model, card = load_bundle(bundles["msdn"])
     s = toy_structures()["sg225-0"][1]
-    pats = simulate_patterns(standardise(s, 0.01), patterns_params(), None)
+    pats = simulate_structure(standardise(s, 0.01), patterns_params(), None)
     proba = predict_proba(model, card, network_images(pats[None], ImageSpec.from_card(card)))[0]
     best = sorted(range(len(CLASSES)), key=lambda i: -proba[i])[:5]
     assert [r["spacegroup"] for r in res] == [card["classes"][i] for i in best]
     assert p == pytest.approx([float(proba[i]) for i in best], abs=1e-6)
-    assert predict([nacl["cif"]], bundles["msdn"], top_k=7)[:5] == res  # deterministic
+    assert predict([nacl["cif"]], bundles["msdn"], top_k=7, tta=0)[:5] == res  # deterministic
     assert sum(
-        r["probability"] for r in predict([nacl["cif"]], bundles["msdn"], top_k=7)
+        r["probability"] for r in predict([nacl["cif"]], bundles["msdn"], top_k=7, tta=0)
     ) == pytest.approx(1, abs=1e-5)
     text = format_predictions(res)
     assert "crystal system" in text and res[0]["symbol"] in text and len(text.splitlines()) == 6
@@ -103,14 +103,14 @@ def test_predict_a_cif(bundles, nacl):
 
 def test_three_pngs_give_the_same_answer_as_the_cif(bundles, nacl):
     for name in ("msdn", "vgg"):
-        from_cif = _proba(predict([nacl["cif"]], bundles[name], top_k=7))
+        from_cif = _proba(predict([nacl["cif"]], bundles[name], top_k=7, tta=0))
         from_png = _proba(predict(nacl["pngs"], bundles[name], top_k=7))
         assert from_png == pytest.approx(from_cif, abs=1e-6), name
 
 
 def test_authors_rgb_shaped_images_give_the_same_answer(bundles, nacl):
     for name in ("msdn", "vgg"):
-        from_cif = _proba(predict([nacl["cif"]], bundles[name], top_k=7))
+        from_cif = _proba(predict([nacl["cif"]], bundles[name], top_k=7, tta=0))
         from_rgb = _proba(predict(nacl["rgbs"], bundles[name], shaped=True, top_k=7))
         assert from_rgb == pytest.approx(from_cif, abs=1e-6), name
 
@@ -177,7 +177,7 @@ def structure_dir(tmp_path_factory, nacl):
 @pytest.mark.filterwarnings("ignore:No Pauling electronegativity for Og")
 def test_evaluate_a_directory_of_structure_files(bundles, structure_dir, tmp_path, nacl):
     out = tmp_path / "eval" / "metrics.json"
-    m = evaluate_structures(structure_dir, bundles["msdn"], out)
+    m = evaluate_structures(structure_dir, bundles["msdn"], out, tta=0)
     # 6 CIFs + POSCAR + nacl.cif; broken, Fd-3m and Og (no scattering factors) skipped,
     # the hidden file ignored
     assert m["n"] == 8
@@ -192,7 +192,7 @@ def test_evaluate_a_directory_of_structure_files(bundles, structure_dir, tmp_pat
     truth = dict(zip(pred["id"], pred["true"], strict=True))
     assert truth["POSCAR_pnma"] == 62 and truth["nacl.cif"] == 225 and truth["sg014-0.cif"] == 14
     # the same file through predict gives the same answer
-    top = predict([nacl["cif"]], bundles["msdn"], top_k=1)[0]
+    top = predict([nacl["cif"]], bundles["msdn"], top_k=1, tta=0)[0]
     row = pred[pred["id"] == "nacl.cif"].iloc[0]
     assert row["pred"] == top["spacegroup"] and row["p_pred"] == pytest.approx(
         top["probability"], abs=1e-5
@@ -279,7 +279,7 @@ def test_same_crystal_under_any_name_or_format_gets_the_same_answer(bundles, cry
 
 def test_tta_averages_noisy_variants_with_fixed_seeds(bundles, crystals):
     assert tta_seeds(3) == tta_seeds(3) and len(set(tta_seeds(3))) == 3
-    clean = _proba(predict([crystals / "nacl.cif"], bundles["msdn"], top_k=7))
+    clean = _proba(predict([crystals / "nacl.cif"], bundles["msdn"], top_k=7, tta=0))
     noisy = _proba(predict([crystals / "nacl.cif"], bundles["msdn"], top_k=7, tta=3))
     assert noisy != clean  # the noise reaches the network
     assert sum(noisy.values()) == pytest.approx(1, abs=1e-5)
@@ -305,7 +305,7 @@ def test_records_say_whether_the_answer_can_be_right(bundles, crystals):
 
 def _nacl_pngs(d):
     s = standardise(toy_structures()["sg225-0"][1], 0.01)
-    pats = simulate_patterns(s, patterns_params(), None)
+    pats = simulate_structure(s, patterns_params(), None)
     out = []
     for a, axis in enumerate("xyz"):
         out.append(d / f"img_{axis}.png")
@@ -339,8 +339,8 @@ def test_cli_json_records_for_a_batch_with_a_bad_file(bundles, crystals, capsys)
     # the CLI averages DEFAULT_TTA noisy simulations unless told --tta 0 / --clean
     assert all(len(r["top_k"]) == 2 and r["simulation"]["mode"] == "tta" for r in ok)
     assert all(r["simulation"]["tta"] == DEFAULT_TTA for r in ok)
-    # the same file in a batch and alone: the same record
-    alone = classify([files[3]], bundles["vgg"], top_k=2, tta=DEFAULT_TTA)
+    # the same file in a batch and alone, with the library's default: the same record
+    alone = classify([files[3]], bundles["vgg"], top_k=2)
     assert alone == recs[3]
 
 

@@ -128,7 +128,7 @@ def evaluated(tmp_path_factory, cat):
     for name, arch, mode in (("msdn", "msdn", "shaped"), ("vgg", "vgg", "unshaped")):
         bundle = make_bundle(tmp / "models", name, arch, mode, CLASSES)
         paths[name] = tmp / "evaluate" / name / "real" / "metrics.json"
-        evaluate_structures(d, bundle, paths[name])
+        evaluate_structures(d, bundle, paths[name], tta=0)
     return paths
 
 

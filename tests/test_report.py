@@ -32,7 +32,7 @@ from xtalsym.evaluate.metrics import compute_metrics  # noqa: E402
 from xtalsym.evaluate.robustness import Task, level_params, ordered_results, run_task  # noqa: E402
 from xtalsym.evaluate.stats import wilson_interval  # noqa: E402
 from xtalsym.io import derive_seed, image_dataset, stamp_attrs, write_ids  # noqa: E402
-from xtalsym.patterns import simulate_patterns  # noqa: E402
+from xtalsym.patterns import simulate_structure  # noqa: E402
 from xtalsym.spacegroups import crystal_system  # noqa: E402
 from xtalsym.structures import label, standardise  # noqa: E402
 from xtalsym.train import load_bundle, predict_proba  # noqa: E402
@@ -113,7 +113,7 @@ def art(tmp_path_factory):
     params = patterns_params()
     pats = np.stack(
         [
-            simulate_patterns(
+            simulate_structure(
                 Structure.from_str(js, fmt="json"), params, derive_seed(SEED, "patterns", sid, 0)
             )
             for sid, js in zip(table["id"], table["structure"], strict=True)
@@ -228,7 +228,7 @@ def test_robustness_task_is_the_simulation_at_each_level(art):
     out = run_task(Task((js,), (seed,), json.dumps(params), levels, (spec,)))[spec]
     assert out.shape == (3, 1, 3, 2, INPUT_SIZE, INPUT_SIZE)
     for li, (kind, level) in enumerate(levels):
-        pat = simulate_patterns(
+        pat = simulate_structure(
             Structure.from_str(js, fmt="json"), level_params(params, kind, level), seed
         )
         assert np.array_equal(out[li, 0], network_images(pat[None], spec)[0])

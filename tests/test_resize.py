@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from xtalsym.patterns import simulate_patterns
+from xtalsym.patterns import simulate_structure
 from xtalsym.patterns.reference import reference_structures
 from xtalsym.shaping import ShapingOptions, block_max, resize, shape_crystals
 from xtalsym.shaping.resize import central_crop
@@ -19,7 +19,7 @@ LEVEL = 40  # 8-bit level of a "bright" spot peak
 @pytest.fixture(scope="module")
 def patterns() -> np.ndarray:
     """Clean patterns (n, 1, 3, 256, 256) of the reference crystals."""
-    out = [simulate_patterns(s, params()) for s in reference_structures().values()]
+    out = [simulate_structure(s, params()) for s in reference_structures().values()]
     return np.stack(out)[:, None]
 
 

@@ -34,8 +34,9 @@ from xtalsym.structures.chemistry import (
 from xtalsym.structures.dedup import Deduplicator
 from xtalsym.structures.outcomes import REASONS, Skip
 from xtalsym.structures.prior import ICSD_PERCENT, class_targets
+from xtalsym.structures.selection import Selection
 from xtalsym.structures.standard import order_majority
-from xtalsym.structures.synthetic import _Selection, collect
+from xtalsym.structures.synthetic import collect
 
 from .conftest import recording
 
@@ -350,7 +351,7 @@ def test_selection_streams_own_first_then_spill():
         return {"attempt": attempt, "row": row}
 
     batches = []
-    sel = _Selection({2: 2, 14: 1, 62: 1}, max_attempts=3, max_sites=24,
+    sel = Selection({2: 2, 14: 1, 62: 1}, max_attempts=3, max_sites=24,
                      dedup=Deduplicator(), emit=lambda r, o: batches.append((r, o)), batch_size=2)  # fmt: skip
     assert sel.plan() == [(2, 0, 3), (2, 1, 3), (14, 0, 3), (62, 0, 3)]
     results = [
@@ -415,10 +416,10 @@ def test_run_structures_artifacts(tmp_path):
 def test_time_limit_interrupts_a_hung_call():
     import time
 
-    from xtalsym.structures.synthetic import _Timeout, time_limit
+    from xtalsym.structures.parallel import TimeLimitExceeded, time_limit
 
     t0 = time.perf_counter()
-    with pytest.raises(_Timeout), time_limit(0.2):
+    with pytest.raises(TimeLimitExceeded), time_limit(0.2):
         time.sleep(5)
     assert time.perf_counter() - t0 < 2
     with time_limit(5):  # a call that finishes in time is untouched

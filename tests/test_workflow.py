@@ -216,7 +216,7 @@ def test_runtime_keys_rerun_nothing_and_reach_the_commands(run):
     proc = snakemake(r, tmp, str(r / "patterns/patterns.h5"), "-n", "-p", "--forcerun",
                      "simulate_patterns", configfile=cfg)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    command = next(line for line in proc.stdout.splitlines() if "xtalsym simulate" in line)
+    command = next(line for line in proc.stdout.splitlines() if "xtalsym patterns" in line)
     runtime = json.loads(re.findall(r"--params '([^']+)'", command)[1])
     assert runtime["patterns"]["chunk_size"] == changes["patterns.chunk_size"]
     assert runtime["train"]["device"] == changes["train.device"]

@@ -118,7 +118,9 @@ def strip_runtime(cfg: dict[str, Any]) -> dict[str, Any]:
 # The config section whose worker count a stage's command caps (``xtalsym CMD --threads N``).
 WORKER_SECTION = {
     "structures": "structures",
-    "simulate": "patterns",
+    "patterns": "patterns",
+    "shaping": "shaping",
+    "simulate": "patterns",  # the short aliases of the two above
     "shape": "shaping",
     "train": "train",
     "robustness": "evaluate",

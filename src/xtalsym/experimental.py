@@ -184,7 +184,7 @@ def experimental_patterns(
     intensity: str = "linear",
 ) -> np.ndarray:
     """uint8 (3, size, size) patterns (x, y, z) on the model card's grid, ready for
-    :func:`xtalsym.evaluate.inputs.network_images` (add a leading axis).
+    :func:`xtalsym.inference.network_images` (add a leading axis).
 
     Calibration: ``scale`` (Å⁻¹ per image pixel) or camera length (mm), wavelength (Å) and
     detector pixel size (mm). ValueError naming the file and the reason for every image it

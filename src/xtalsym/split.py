@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +21,24 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .io import check_artifact, derive_seed, read_table, write_table
+from .io import check_artifact, derive_seed, read_ids, read_table, write_table
 from .paths import name
-from .spacegroups import crystal_system, resolve_classes
+from .spacegroups import class_index, crystal_system, resolve_classes
 
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class SplitRows:
+    """The HDF5 rows of one split (ascending) and their class indices."""
+
+    rows: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 def split_counts(n: int, ratios: dict[str, float]) -> dict[str, int]:
@@ -147,12 +160,9 @@ def count_table(split_df: pd.DataFrame, classes: list[int]) -> pd.DataFrame:
 
 def plot_counts(counts: pd.DataFrame, out_png: str | Path) -> None:
     """Stacked bar chart of the per-class split counts (log scale when imbalanced)."""
-    import matplotlib
+    from .plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .io import atomic_path
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(max(8, 0.18 * len(counts)), 4))
     x = np.arange(len(counts))
@@ -168,9 +178,7 @@ def plot_counts(counts: pd.DataFrame, out_png: str | Path) -> None:
     # outside the axes: a legend inside would hide the bars of the first classes
     ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), frameon=False, title="split")
     fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, out_png, dpi=110)
 
 
 def failed_simulations(patterns_path: str | Path | None) -> pd.DataFrame:
@@ -230,3 +238,43 @@ def run_split(
     n = split_df["split"].value_counts()
     logger.info("split: %s; %d left out", ", ".join(f"{s} {n.get(s, 0)}" for s in SPLITS),
                 len(excluded))  # fmt: skip
+
+
+def read_split_rows(
+    images_path: str | os.PathLike, split_path: str | os.PathLike, classes: list[int]
+) -> dict[str, SplitRows]:
+    """Join the images' ``ids`` with split.csv; labels are indices into ``classes``.
+
+    Crystals of the split table missing from the images, or of a space group outside
+    ``classes``, are dropped with a warning; a label disagreeing with the images is an error.
+    """
+    with h5py.File(images_path, "r") as h5:
+        ids = read_ids(h5)
+        sg = h5["spacegroup"][...].astype(np.int64)
+    split = pd.read_csv(split_path, dtype={"id": str})
+    table = pd.DataFrame({"id": ids, "sg_img": sg, "row": np.arange(len(ids))})
+    merged = split.merge(table, on="id", how="left")
+    missing = merged["row"].isna()
+    if missing.any():
+        logger.warning("%d split ids have no images; dropped", int(missing.sum()))
+        merged = merged[~missing]
+    bad = merged["spacegroup"].to_numpy() != merged["sg_img"].to_numpy()
+    if bad.any():
+        first = merged[bad].iloc[0]
+        raise ValueError(
+            f"space group of {first['id']} is {first['spacegroup']} in {split_path} but "
+            f"{first['sg_img']} in {images_path}"
+        )
+    index = class_index(classes)
+    known = merged["spacegroup"].isin(list(index))
+    if not known.all():
+        dropped = sorted(set(merged.loc[~known, "spacegroup"].astype(int)))
+        logger.warning("space groups %s are not in the class set; dropped", dropped)
+        merged = merged[known]
+    out = {}
+    for part_name in SPLITS:
+        part = merged[merged["split"] == part_name].sort_values("row")
+        rows = part["row"].to_numpy(np.int64)
+        labels = part["spacegroup"].astype(int).map(index).to_numpy(np.int64)
+        out[part_name] = SplitRows(rows, labels)
+    return out

@@ -22,6 +22,6 @@ rule simulate_patterns:
         runtime_args=runtime_args,
         cfg=stage_params("patterns"),
     shell:
-        "xtalsym simulate --params {params.cfg:q} {params.runtime_args}"
+        "xtalsym patterns --params {params.cfg:q} {params.runtime_args}"
         " --structures {input.structures} --out {output.patterns} --figure {output.figure}"
         " > {log} 2>&1"

@@ -24,6 +24,6 @@ rule shape_patterns:
         # the job's mode is its wildcard: the list of modes to make is not a setting of it
         cfg=stage_params("shaping", drop=["shaping.modes"]),
     shell:
-        "xtalsym shape --params {params.cfg:q} {params.runtime_args}"
+        "xtalsym shaping --params {params.cfg:q} {params.runtime_args}"
         " --patterns {input.patterns} --mode {wildcards.mode} --out {output.images}"
         " --figure {output.figure} > {log} 2>&1"

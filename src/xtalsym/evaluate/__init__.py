@@ -1,20 +1,23 @@
-"""The evaluate stage: metrics on the test split, robustness against noise, the report.
+"""The evaluate stages: metrics on the test split, robustness against noise, the report.
 
-Public API: :func:`run_evaluation` (a model on the test split), :func:`run_robustness`
-(accuracy against noise level), :func:`build_report` (results/report), and the pure metrics of
-:mod:`xtalsym.evaluate.metrics`. Prediction and evaluation on a user's own files live in
-:mod:`xtalsym.predict`.
+Public API: :func:`run_evaluate` (a model on the test split), :func:`run_robustness`
+(accuracy against noise level), :func:`run_report` (results/report), and the pure metrics of
+:mod:`xtalsym.evaluate.metrics`. Evaluation on a directory of a user's structure files is
+:mod:`xtalsym.evaluate.structures`; prediction on single files is :mod:`xtalsym.predict`.
+``run_evaluation`` and ``build_report`` are the older names of the first and the last.
 """
 
 from .metrics import compute_metrics
-from .report import build_report
+from .report import build_report, run_report
 from .robustness import run_robustness
-from .stage import run_evaluation, write_evaluation
+from .stage import run_evaluate, run_evaluation, write_evaluation
 
 __all__ = [
     "build_report",
     "compute_metrics",
+    "run_evaluate",
     "run_evaluation",
+    "run_report",
     "run_robustness",
     "write_evaluation",
 ]

@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import PowerNorm  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from ..io import atomic_path  # noqa: E402
+from .. import plotting  # noqa: E402
 from ..spacegroups import CRYSTAL_SYSTEMS, crystal_system_index  # noqa: E402
 from .stats import interval_of  # noqa: E402
 
@@ -36,10 +36,7 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 def save_figure(fig: plt.Figure, path: str | os.PathLike) -> None:
     """Write ``fig`` atomically (SVG for a .svg path, else PNG) and close it."""
-    fmt = "svg" if str(path).lower().endswith(".svg") else "png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    plotting.save_figure(fig, path, dpi=DPI, tight=True)
 
 
 def row_normalise(cm: np.ndarray) -> np.ndarray:

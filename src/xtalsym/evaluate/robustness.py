@@ -34,11 +34,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from ..inference import Bundle, ImageSpec, network_images
 from ..io import derive_seed, write_table
 from ..patterns.noise import as_range
 from ..spacegroups import class_index
 from . import figures
-from .inputs import ImageSpec, default_device, network_images
 from .metrics import system_indices
 
 logger = logging.getLogger(__name__)
@@ -83,9 +83,10 @@ class TaskResult:
 def run_task(task: Task) -> TaskResult:
     """Simulate and shape one task's crystals at every level; a crystal that fails is
     recorded in ``failed`` and the others go on."""
-    from ..patterns import Settings, crystal_from_structure, prepare, simulate_crystal
+    from ..patterns import PatternCalculator, Settings, simulate_crystal
 
     base = json.loads(task.patterns)
+    calc = PatternCalculator(base)
     settings = [Settings.from_params(level_params(base, k, v)) for k, v in task.levels]
     size = settings[0].size
     n, n_lev = len(task.structures), len(task.levels)
@@ -94,7 +95,7 @@ def run_task(task: Task) -> TaskResult:
     for i, (s_json, seed) in enumerate(zip(task.structures, task.seeds, strict=True)):
         try:
             # Reflection tables depend on the lattice, g_max and tilt, not on the levels.
-            tables = prepare(crystal_from_structure(s_json), Settings.from_params(base))
+            tables = calc.tables(s_json)
             for li, st in enumerate(settings):
                 pats[li, i] = simulate_crystal(tables, st, [seed])[0]
         except Exception as e:  # one bad crystal must not abort the sweep
@@ -165,12 +166,9 @@ def run_robustness(
     Writes ``robustness.csv`` (``model``, ``noise``, ``level``, ``sg_top1``, ``n``,
     ``cs_accuracy``) and ``robustness.png`` into ``out_dir``.
     """
-    from ..train import load_bundle, predict_proba
-
     ev = cfg["evaluate"]
     rob = ev["robustness"]
     seed = int(cfg["seed"])
-    device = default_device()
     crystals = select_crystals(structures_path, split_path, int(rob["max_crystals"]), seed)
     if crystals.empty:
         raise ValueError(f"{split_path}: no test crystals in {structures_path}")
@@ -178,21 +176,18 @@ def run_robustness(
     if not levels:
         raise ValueError("evaluate.robustness: no jitter or background levels given")
 
-    models = {}
-    for name, d in model_dirs.items():
-        model, card = load_bundle(d, device=device)
-        models[name] = (model, card, ImageSpec.from_card(card))
+    models = {name: Bundle.load(d) for name, d in model_dirs.items()}
     # Models trained on the same simulation settings share one re-simulation.
     groups: dict[str, list[str]] = defaultdict(list)
-    for name, (_, card, _) in models.items():
-        groups[json.dumps(card["patterns"], sort_keys=True)].append(name)
+    for name, b in models.items():
+        groups[json.dumps(b.card["patterns"], sort_keys=True)].append(name)
 
     sg = crystals["spacegroup"].to_numpy(np.int64)
     seeds = [derive_seed(seed, "robustness", i) for i in crystals["id"]]
     counts: dict[tuple[str, int], np.ndarray] = {}  # (model, level index) -> [n, sg ok, cs ok]
     tasks: list[tuple[list[str], np.ndarray, Task]] = []
     for pjson, names in groups.items():
-        specs = tuple(dict.fromkeys(models[m][2] for m in names))
+        specs = tuple(dict.fromkeys(models[m].spec for m in names))
         per_crystal = len(levels) * 3 * sum(s.channels * s.size**2 for s in specs)
         step = int(np.clip(TASK_BYTES // max(1, per_crystal), 1, MAX_TASK_CRYSTALS))
         for a in range(0, len(crystals), step):
@@ -227,16 +222,16 @@ def run_robustness(
                 simulated[pos] = False
                 logger.warning("robustness: left out %s: %s", crystals["id"].iloc[idx[pos]], reason)
             for m in names:
-                model, card, spec = models[m]
-                classes = [int(c) for c in card["classes"]]
+                bundle = models[m]
+                classes = bundle.classes
                 index = class_index(classes)
                 known = np.array([int(s) in index for s in sg[idx]]) & simulated
                 if not known.any():
                     continue
                 y = np.array([index[int(s)] for s in sg[idx][known]])
                 systems = system_indices(classes)
-                x = result[spec][:, known]  # every level in one batch
-                proba = predict_proba(model, card, x.reshape(-1, *x.shape[2:]), device=device)
+                x = result[bundle.spec][:, known]  # every level in one batch
+                proba = bundle.proba(x.reshape(-1, *x.shape[2:]))
                 pred = proba.argmax(axis=1).reshape(len(levels), len(y))
                 for li in range(len(levels)):
                     c = counts.setdefault((m, li), np.zeros(3, np.int64))

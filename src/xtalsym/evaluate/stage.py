@@ -27,8 +27,8 @@ from tqdm import tqdm
 
 from ..io import check_artifact, read_ids, write_json, write_table
 from ..spacegroups import crystal_system
+from ..structures import spacegroup_symbol
 from . import figures
-from .inputs import default_device, sg_symbol
 from .metrics import compute_metrics, confusion_matrix, per_class, top_k
 from .trust import trust_figures, trust_metrics
 
@@ -83,7 +83,7 @@ def per_class_table(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[in
     return pd.DataFrame(
         {
             "spacegroup": list(classes),
-            "symbol": [sg_symbol(c) for c in classes],
+            "symbol": [spacegroup_symbol(c) for c in classes],
             "crystal_system": [crystal_system(c) for c in classes],
             "precision": pc["precision"],
             "recall": pc["recall"],
@@ -173,7 +173,7 @@ def write_evaluation(
     return metrics
 
 
-def run_evaluation(
+def run_evaluate(
     cfg: dict[str, Any],
     model_dir: str | os.PathLike,
     images_path: str | os.PathLike,
@@ -185,17 +185,15 @@ def run_evaluation(
     Classes come from the model card; crystals of other space groups are dropped (warned).
     Writes the files of the module docstring into ``out_dir`` and returns the metrics.
     """
-    from ..train import load_bundle
-    from ..train.bundle import inference_logits, predict_logits
-    from ..train.data import read_split_rows
+    from ..inference import Bundle, inference_logits
+    from ..split import read_split_rows
     from .calibration import fit_temperature, nll, softmax
     from .views import view_logits, views_table
 
     check_artifact(images_path)
     check_artifact(split_path)
-    device = default_device()
-    model, card = load_bundle(model_dir, device=device)
-    classes = [int(c) for c in card["classes"]]
+    bundle = Bundle.load(model_dir)
+    card, classes = bundle.card, bundle.classes
     from ..spacegroups import resolve_classes
 
     if resolve_classes(cfg["classes"]) != classes:
@@ -215,7 +213,7 @@ def run_evaluation(
     subsets: dict[tuple[int, ...], np.ndarray] = {}
     with tqdm(total=len(test), desc=f"evaluate {card.get('name', '')}", unit="crystal") as bar:
         for pos, images in iter_rows(images_path, test.rows, variant=0):
-            for s, z in view_logits(model, card, images, device=device).items():
+            for s, z in view_logits(bundle.model, card, images, device=bundle.device).items():
                 subsets.setdefault(s, np.zeros((len(test), len(classes)), np.float32))[pos] = z
             bar.update(len(pos))
     z_test = inference_logits(subsets[(0, 1, 2)], card, calibrated=False)
@@ -225,7 +223,7 @@ def run_evaluation(
     else:  # a bundle from before calibration: fit here, on the same validation split
         z_val = np.zeros((len(val), len(classes)), np.float32)
         for pos, images in iter_rows(images_path, val.rows, variant=0):
-            z_val[pos] = predict_logits(model, card, images, device=device)
+            z_val[pos] = bundle.logits(images)
         z_val = inference_logits(z_val, card, calibrated=False)
         t = fit_temperature(z_val, val.labels)
         source = "validation split (fitted by evaluate)" if len(val) else "none (no val split)"
@@ -257,4 +255,8 @@ def run_evaluation(
     )
 
 
-__all__ = ["iter_rows", "per_class_table", "run_evaluation", "write_evaluation"]
+#: The older name of :func:`run_evaluate`, kept for existing scripts.
+run_evaluation = run_evaluate
+
+
+__all__ = ["iter_rows", "per_class_table", "run_evaluate", "run_evaluation", "write_evaluation"]

@@ -145,7 +145,7 @@ def prior_table(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
 
 def shared_symbols(classes: list[int]) -> pd.DataFrame:
     """The diffraction symbols that several of ``classes`` share (the kinematic ambiguities)."""
-    from .inputs import sg_symbol
+    from ..structures import spacegroup_symbol as sg_symbol
 
     names, index = level_map(classes, "diffraction_symbol")
     rows = []

@@ -17,11 +17,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..channels import AXES
+
 #: Beam subsets, as indices into (x, y, z): singles, pairs, all three.
 SUBSETS: tuple[tuple[int, ...], ...] = tuple(
     c for r in (1, 2, 3) for c in combinations(range(3), r)
 )
-AXES = "xyz"
 
 
 def subset_name(subset: tuple[int, ...]) -> str:
@@ -38,13 +39,13 @@ def view_logits(
     batch_size: int = 64,
 ) -> dict[tuple[int, ...], np.ndarray]:
     """Raw logits (B, K) of every subset of :data:`SUBSETS`; ``(0, 1, 2)`` is the model's own
-    output. Images (B, 3 axes, C, S, S) uint8 as for :func:`xtalsym.train.bundle.predict_logits`.
+    output. Images (B, 3 axes, C, S, S) uint8 as for :func:`xtalsym.inference.predict_logits`.
     """
-    from ..train.bundle import predict_logits
-    from ..train.data import compose_inputs
+    from ..inference import check_images
+    from ..models import compose_inputs
 
     images = torch.as_tensor(images_uint8)
-    predict_logits(model, card, images[:0], device)  # validates the shape
+    check_images(card, images.shape)
     dev = torch.device(device)
     model.eval().to(dev)
     parts: dict[tuple[int, ...], list[torch.Tensor]] = {s: [] for s in SUBSETS}
@@ -74,7 +75,7 @@ def views_table(
 ) -> list[dict[str, Any]]:
     """One row per subset: ``beams``, ``n_beams``, ``sg_top1``, ``cs_accuracy``, ``n``
     (logits read with the card's logit adjustment; the temperature changes no argmax)."""
-    from ..train.bundle import inference_logits
+    from ..inference import inference_logits
     from .metrics import system_indices
 
     y_true = np.asarray(y_true, dtype=np.int64)

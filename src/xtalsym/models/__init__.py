@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from .baselines import VGG, ResNet
+from .inputs import compose_inputs
 from .msdn import MSDN, NORMS, DenseNetStacked
 
 #: Architecture names accepted by :func:`build_model` (config ``train.models.*.arch``).
@@ -72,5 +73,6 @@ __all__ = [
     "DenseNetStacked",
     "ResNet",
     "build_model",
+    "compose_inputs",
     "count_parameters",
 ]

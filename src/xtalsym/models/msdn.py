@@ -136,14 +136,9 @@ def check_input(x: torch.Tensor, ndim: int, channels: tuple[int, ...], size: int
         )
 
 
-class MSDN(nn.Module):
-    """Multistream DenseNet: one shared backbone over the x, y, z streams, a head per stream.
-
-    Input (B, 3 streams, 3 RGB channels, S, S) float in [0, 1]; output logits (B, n_classes),
-    the sum of the three heads' logits.
-    """
-
-    n_streams = 3
+class _DenseNetClassifier(nn.Module):
+    """The shared construction: a DenseNet backbone over 3-channel images, dropout and the
+    heads a subclass adds in :meth:`_add_heads` (before the weights are initialised)."""
 
     def __init__(
         self,
@@ -160,10 +155,26 @@ class MSDN(nn.Module):
         self.input_size = int(input_size)
         self.backbone = DenseNetBackbone(3, stem, growth, blocks, norm)
         self.dropout = nn.Dropout(dropout)
+        self._add_heads(n_classes)
+        init_weights(self)
+
+    def _add_heads(self, n_classes: int) -> None:
+        raise NotImplementedError
+
+
+class MSDN(_DenseNetClassifier):
+    """Multistream DenseNet: one shared backbone over the x, y, z streams, a head per stream.
+
+    Input (B, 3 streams, 3 RGB channels, S, S) float in [0, 1]; output logits (B, n_classes),
+    the sum of the three heads' logits.
+    """
+
+    n_streams = 3
+
+    def _add_heads(self, n_classes: int) -> None:
         self.heads = nn.ModuleList(
             nn.Linear(self.backbone.out_features, n_classes) for _ in range(self.n_streams)
         )
-        init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, 5, (self.n_streams, 3), self.input_size)
@@ -174,26 +185,11 @@ class MSDN(nn.Module):
         return sum(head(feats[:, i]) for i, head in enumerate(self.heads))
 
 
-class DenseNetStacked(nn.Module):
+class DenseNetStacked(_DenseNetClassifier):
     """Single-stream DenseNet on the three patterns stacked as channels (B, 3, S, S)."""
 
-    def __init__(
-        self,
-        n_classes: int,
-        *,
-        growth: int = 32,
-        blocks: Sequence[int] = (3, 6, 12, 8),
-        stem: int = 32,
-        dropout: float = 0.2,
-        input_size: int = 224,
-        norm: str = "batch",
-    ) -> None:
-        super().__init__()
-        self.input_size = int(input_size)
-        self.backbone = DenseNetBackbone(3, stem, growth, blocks, norm)
-        self.dropout = nn.Dropout(dropout)
+    def _add_heads(self, n_classes: int) -> None:
         self.head = nn.Linear(self.backbone.out_features, n_classes)
-        init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, 4, (3,), self.input_size)

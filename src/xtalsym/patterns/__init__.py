@@ -1,11 +1,13 @@
 """The patterns stage: kinematic 2D spot diffraction patterns along x, y, z, with noise.
 
-Public API: :func:`simulate_patterns` (one structure -> (3, size, size) uint8),
-:func:`run_simulation` (structures.parquet -> patterns.h5), :func:`plot_examples`.
+Public API: :func:`simulate_structure` (one structure -> (3, size, size) uint8),
+:class:`PatternCalculator` (settings in, ``get_patterns(structure, seeds)`` out),
+:func:`run_patterns` (the stage: structures.parquet -> patterns.h5; older name ``run_simulation``), :func:`plot_examples`.
 Lower level, for validation and reuse: :func:`prepare`, :func:`reflections`,
 :func:`simulate_crystal`, :class:`Settings`, :func:`crystal_from_structure`.
 """
 
+from .calculator import PatternCalculator, simulate_structure
 from .crystal import Crystal, crystal_from_structure
 from .physics import BEAM_FRAMES
 from .simulate import (
@@ -16,13 +18,13 @@ from .simulate import (
     prepare,
     reflections,
     simulate_crystal,
-    simulate_patterns,
 )
-from .stage import plot_examples, run_simulation, tune_allocator
+from .stage import plot_examples, run_patterns, run_simulation, tune_allocator
 
 __all__ = [
     "BEAM_FRAMES",
     "Crystal",
+    "PatternCalculator",
     "CrystalTables",
     "Reflections",
     "Settings",
@@ -31,8 +33,9 @@ __all__ = [
     "plot_examples",
     "prepare",
     "reflections",
+    "run_patterns",
     "run_simulation",
     "simulate_crystal",
-    "simulate_patterns",
+    "simulate_structure",
     "tune_allocator",
 ]

@@ -19,7 +19,7 @@ import numpy as np
 from ..spacegroups import crystal_system
 from . import noise as nz
 from . import physics, render
-from .crystal import Crystal, crystal_from_structure
+from .crystal import Crystal
 from .scattering import element_coefficients, scattering_factors
 from .symmetry import SiteSymmetry, site_symmetry, trivial
 
@@ -32,7 +32,15 @@ ZOLZ_TOL = 1e-9
 
 @dataclass(frozen=True)
 class Settings:
-    """The ``patterns`` config section as typed values (units in the config comments).
+    """The ``patterns`` config section as typed values.
+
+    Units: ``size`` pixels (square detector); ``wavelength`` Å; ``g_max`` Å⁻¹ (largest |g| = 1/d
+    kept); ``scale`` Å⁻¹ per pixel; ``thickness`` Å (crystal
+    thickness along the beam); ``debye_waller`` B in Å²; ``spot_sigma`` pixels (Gaussian spot
+    sigma); ``gamma`` dimensionless (8-bit level 255 (I / I_ref)^gamma);
+    ``noise`` and ``ranges`` in each key's own unit (:mod:`.noise`: jitter and displacement Å
+    as the standard deviation per Cartesian component, strain dimensionless, background 8-bit
+    levels, dose counts at full scale).
 
     ``thickness`` and ``debye_waller`` are the nominal values (the middle of a configured
     range), used for clean patterns; ``ranges`` holds (lo, hi) of every key that is drawn per
@@ -360,18 +368,3 @@ def simulate_crystal(
         else:
             out[v] = nz.detector_image(part, mine, cond.background, cond.dose, n["read_noise"], st)
     return out.reshape(len(seeds), 3, settings.size, settings.size)
-
-
-def simulate_patterns(
-    structure: Any, params: dict[str, Any], seed: int | None = None
-) -> np.ndarray:
-    """Three uint8 patterns (3, size, size), beams along x, y, z, of one structure.
-
-    ``structure``: a pymatgen Structure (or its dict / JSON) in the standard orientation (c along
-    z, a in the xz plane); ``params``: the validated ``patterns`` config section. With seed None,
-    or all noise levels 0, the clean pattern; otherwise the noise drawn from
-    ``np.random.default_rng(seed)`` (one child stream per noise kind).
-    """
-    settings = Settings.from_params(params)
-    tables = prepare(crystal_from_structure(structure), settings)
-    return simulate_crystal(tables, settings, [seed])[0]

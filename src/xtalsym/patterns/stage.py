@@ -37,7 +37,6 @@ from tqdm import tqdm
 
 from ..io import (
     ResumableH5,
-    atomic_path,
     check_artifact,
     derive_seed,
     image_dataset,
@@ -45,8 +44,8 @@ from ..io import (
     stamp_attrs,
 )
 from ..spacegroups import crystal_system
-from .crystal import crystal_from_structure
-from .simulate import Settings, prepare, simulate_crystal
+from .calculator import PatternCalculator
+from .simulate import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -87,14 +86,13 @@ def simulate_chunk(
 
     Failed structures get zeros and an entry {"id", "reason"} in the returned list.
     """
-    settings = Settings.from_params(params)
-    n_var, size = int(params["n_variants"]), settings.size
+    calc = PatternCalculator(params)
+    n_var, size = int(params["n_variants"]), calc.settings.size
     out = np.zeros((len(ids), n_var, 3, size, size), dtype=np.uint8)
     failed = []
     for i, (sid, text) in enumerate(zip(ids, structures, strict=True)):  # crystals
         try:
-            tables = prepare(crystal_from_structure(text), settings)
-            out[i] = simulate_crystal(tables, settings, variant_seeds(seed, sid, n_var))
+            out[i] = calc.get_patterns(text, variant_seeds(seed, sid, n_var))
         except Exception as e:  # one bad structure must not stop 100k others
             failed.append({"id": sid, "reason": f"{type(e).__name__}: {e}"})
     return out, failed
@@ -175,7 +173,7 @@ def _check_direct_write(ds: h5py.Dataset, rows_per_chunk: int) -> None:
         raise RuntimeError(f"unexpected HDF5 filters on {ds.name}: cannot write chunks directly")
 
 
-def run_simulation(
+def run_patterns(
     cfg: dict[str, Any],
     structures_path: str | Path,
     out_path: str | Path,
@@ -262,6 +260,10 @@ def run_simulation(
         plot_examples(structures_path, params, figure_path, seed)
 
 
+#: The older name of :func:`run_patterns`, kept for existing scripts.
+run_simulation = run_patterns
+
+
 def _pick_examples(pf: pq.ParquetFile, max_crystals: int) -> list[tuple[str, str, str]]:
     """(id, crystal system, structure JSON) of the first crystal of each of up to
     ``max_crystals`` crystal systems, spread from triclinic to cubic."""
@@ -302,10 +304,9 @@ def plot_examples(
     with the configured noise (variant 0 as stored in patterns.h5). Axes in reciprocal space
     (Å⁻¹, the direct beam at 0; each beam's detector axes as in docs/artifacts.md) and a colour
     bar of the stored 8-bit intensity."""
-    import matplotlib
+    from ..plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     pf = pq.ParquetFile(structures_path)
     examples = _pick_examples(pf, max_crystals)
@@ -324,9 +325,8 @@ def plot_examples(
     detector = (("y", "z"), ("z", "x"), ("x", "y"))
     im = None
     for r, (sid, system, text) in enumerate(examples):
-        tables = prepare(crystal_from_structure(text), settings)
         seeds = [None, variant_seeds(seed, sid, 1)[0]]
-        images = simulate_crystal(tables, settings, seeds)  # (2, 3, H, W)
+        images = PatternCalculator(settings).get_patterns(text, seeds)  # (2, 3, H, W)
         for c in range(6):
             kind, beam = divmod(c, 3)
             ax = axes[r, c]
@@ -351,7 +351,5 @@ def plot_examples(
         f"t={settings.thickness:g} Å); noise: {noise}",
         fontsize=9,
     )
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_figure(fig, out_png, dpi=110)
     logger.info("wrote %s", out_png)

@@ -36,8 +36,6 @@ logger = logging.getLogger(__name__)
 REF_SIZE = 256
 #: Their central-beam box at 256 px: rows and columns 116..137 (22 px, not centred on 128).
 BOX_START, BOX_SIZE = 116, 22
-#: Channel of each beam axis in their RGB image.
-AXIS_CHANNEL = {"x": 0, "y": 1, "z": 2}
 #: Pair-matrix entries built at once for one image (memory guard for patterns with thousands
 #: of spot pixels; typical patterns have ~10^4 pairs).
 PAIR_BLOCK = 1 << 20
@@ -377,26 +375,6 @@ def shape(pattern: np.ndarray, opts: ShapingOptions | None = None) -> tuple[np.n
         raise ValueError(f"pattern must be one (H, W) image, got shape {pattern.shape}")
     e, s = shape_batch(pattern[None], opts)
     return e[0], s[0]
-
-
-def compose_rgb(e: np.ndarray, s: np.ndarray, axis: str) -> np.ndarray:
-    """The authors' RGB image(s): E in the channel of ``axis`` (x R, y G, z B), S in the others.
-
-    ``e``, ``s``: (..., H, W) uint8. Returns (..., H, W, 3) uint8.
-    """
-    if axis not in AXIS_CHANNEL:
-        raise ValueError(f"axis must be one of x, y, z, got {axis!r}")
-    chans = [s, s, s]
-    chans[AXIS_CHANNEL[axis]] = e
-    return np.stack(chans, axis=-1)
-
-
-def shape_rgb(pattern: np.ndarray, axis: str, opts: ShapingOptions | None = None) -> np.ndarray:
-    """One pattern shaped into the authors' RGB image (H, W, 3) uint8."""
-    if axis not in AXIS_CHANNEL:
-        raise ValueError(f"axis must be one of x, y, z, got {axis!r}")
-    e, s = shape(pattern, opts)
-    return compose_rgb(e, s, axis)
 
 
 def unshaped_batch(patterns: np.ndarray, opts: ShapingOptions | None = None) -> np.ndarray:

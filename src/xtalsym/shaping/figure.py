@@ -8,10 +8,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..io import atomic_path, read_ids
-from .core import ShapingOptions, compose_rgb, shape_batch, unshaped_batch
-
-AXES = ("x", "y", "z")
+from ..channels import AXES
+from ..io import read_ids
+from .core import ShapingOptions, shape_batch, unshaped_batch
+from .rgb import compose_rgb
 
 
 def pick_examples(spacegroup: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -37,10 +37,9 @@ def plot_examples(
     """Plot ``n`` crystals of ``patterns_path`` (variant 0): per axis the raw pattern and its
     shaped image (the authors' RGB composition), or the unshaped input for ``mode="unshaped"``.
     """
-    import matplotlib
+    from ..plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     with h5py.File(patterns_path, "r") as f:
         sg = f["spacegroup"][...]
@@ -77,6 +76,4 @@ def plot_examples(
     if not k:
         fig.suptitle("no crystals")
     out_png = Path(out_png)
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, out_png, dpi=110)

@@ -1,4 +1,4 @@
-"""Shaping of plain image files (``xtalsym shape IN.png ... --out DIR``).
+"""Shaping of plain image files (``xtalsym shaping IN.png ... --out DIR``).
 
 Each input is a grayscale spot pattern; the output is the authors' RGB image (PNG, lossless):
 the edge image in the channel of the beam axis, taken from an ``_x``/``_y``/``_z`` suffix of
@@ -19,8 +19,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..io import atomic_path
-from .core import ShapingOptions, compose_rgb, shape
+from .core import ShapingOptions, shape
 from .resize import resize_like_loader
+from .rgb import compose_rgb
 
 logger = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
+from ..channels import MODE_CHANNELS
 from ..io import (
     ResumableH5,
     check_artifact,
@@ -40,7 +41,7 @@ from .resize import resize
 
 logger = logging.getLogger(__name__)
 
-MODES = {"shaped": 2, "unshaped": 1}
+MODES = MODE_CHANNELS
 #: HDF5 chunks of at most ~1 MB, so row-wise readers (training) stay fast.
 CHUNK_BYTES = 1_000_000
 #: Patterns shaped and resized at a time inside a chunk.

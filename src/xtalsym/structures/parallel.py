@@ -41,7 +41,11 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     interrupts Python code; elsewhere, or with ``seconds`` None/0, it does nothing. Native
     code that never returns to Python is cut only by the pool's crash handling.
     """
-    if not seconds or threading.current_thread() is not threading.main_thread():
+    if (
+        not seconds
+        or not hasattr(signal, "setitimer")  # Windows
+        or threading.current_thread() is not threading.main_thread()
+    ):
         yield
         return
 

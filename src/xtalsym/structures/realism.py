@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from ..io import atomic_path, write_table
+from ..io import write_table
 from ..spacegroups import CRYSTAL_SYSTEMS, crystal_system
 from .placement import group_table, shortest_ratio
 from .species import atomic_number, covalent_radius
@@ -186,10 +186,9 @@ def realism_table(stats: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
 
 def plot_realism(stats: pd.DataFrame, table: pd.DataFrame, dest: str | Path) -> None:
     """Four distributions (synthetic histograms, reference medians) and per-system medians."""
-    import matplotlib
+    from ..plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(2, 3, figsize=(11, 6.2), dpi=110)
     allrow = table[table["crystal_system"] == "all"].set_index("measure")
@@ -227,9 +226,7 @@ def plot_realism(stats: pd.DataFrame, table: pd.DataFrame, dest: str | Path) -> 
         ax.legend(fontsize=6, frameon=False, loc="upper right")
     fig.suptitle(f"{len(stats)} structures vs real-crystal statistics", fontsize=10)
     fig.tight_layout()
-    with atomic_path(dest) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, dest)
 
 
 def write_realism(

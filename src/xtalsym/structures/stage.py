@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..io import atomic_path, write_table
+from ..io import write_table
 from ..spacegroups import CRYSTAL_SYSTEMS, crystal_system, resolve_classes
 from . import cif, mp, synthetic
 from .dedup import Deduplicator
@@ -100,10 +100,9 @@ def class_counts(
 
 def plot_class_counts(df: pd.DataFrame, dest: str | Path, title: str = "") -> None:
     """Bar chart of counts per space group, coloured by crystal system (targets as ticks)."""
-    import matplotlib
+    from ..plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.patches import Patch
 
     n = len(df)
@@ -128,9 +127,7 @@ def plot_class_counts(df: pd.DataFrame, dest: str | Path, title: str = "") -> No
         handles += ax.get_legend_handles_labels()[0]
     ax.legend(handles=handles, fontsize=6, ncol=len(handles), frameon=False, loc="upper center")
     fig.tight_layout()
-    with atomic_path(dest) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, dest)
 
 
 def run_structures(cfg: dict[str, Any], out_dir: str | Path, progress: bool = True) -> None:

@@ -286,7 +286,7 @@ def read_structure_file(
     occupancies or overlapping atoms (:func:`check_cell`). ``max_file_mb`` and ``timeout_s``
     default (-1) to the config schema's ``structures.cif_dir`` values; None means no limit.
     """
-    from .cif import _short, read_cif_structure, read_cif_text
+    from .cifread import read_cif_structure, read_cif_text, shorten
     from .parallel import TimeLimitExceeded, time_limit
 
     path = Path(path)
@@ -312,8 +312,8 @@ def read_structure_file(
                     try:
                         structure = Structure.from_file(path)
                     except Exception as e:
-                        raise Skip("unparsable", _short(f"{type(e).__name__}: {e}")) from e
-                notes = [_short(str(w.message)) for w in caught
+                        raise Skip("unparsable", shorten(f"{type(e).__name__}: {e}")) from e
+                notes = [shorten(str(w.message)) for w in caught
                          if issubclass(w.category, UserWarning)]  # fmt: skip
                 check_species(structure)
             check_cell(structure)

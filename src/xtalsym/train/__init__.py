@@ -1,7 +1,14 @@
 """The train stage: data loading, the resumable trainer and the model bundle."""
 
+from ..models import compose_inputs
 from .bundle import load_bundle, predict_proba, save_bundle
-from .data import compose_inputs
-from .trainer import run_training
+from .trainer import run_train, run_training
 
-__all__ = ["compose_inputs", "load_bundle", "predict_proba", "run_training", "save_bundle"]
+__all__ = [
+    "compose_inputs",
+    "load_bundle",
+    "predict_proba",
+    "run_train",
+    "run_training",
+    "save_bundle",
+]

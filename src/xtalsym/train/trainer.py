@@ -32,6 +32,7 @@ import pandas as pd
 import torch
 
 from .. import __version__
+from ..channels import input_channels
 from ..io import check_artifact, derive_seed, write_table
 from ..models import build_model, count_parameters
 from ..spacegroups import resolve_classes
@@ -102,7 +103,7 @@ def _parse_attr(value: Any) -> Any:
     return value
 
 
-def run_training(
+def run_train(
     cfg: dict[str, Any],
     model_name: str,
     images_path: str | os.PathLike,
@@ -128,6 +129,10 @@ def run_training(
         _run(cfg, model_name, *paths, world, device, on_epoch_end)
     finally:
         ddp.teardown(world)
+
+
+#: The older name of :func:`run_train`, kept for existing scripts.
+run_training = run_train
 
 
 def _run(
@@ -160,7 +165,7 @@ def _run(
     mode = image_file.attrs.get("mode")
     if mode is not None and mode != input_mode:
         raise ValueError(f"{model_name} trains on {input_mode} images but {images_path} is {mode}")
-    if image_file.channels != (2 if input_mode == "shaped" else 1):
+    if image_file.channels != input_channels(input_mode):
         raise ValueError(f"{images_path}: {image_file.channels} channels for {input_mode} images")
     splits = read_split_rows(images_path, split_path, classes)
     if not len(splits["train"]):

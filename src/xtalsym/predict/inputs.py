@@ -1,0 +1,86 @@
+"""What a user gives ``predict``: structure files or three pattern images, to network input."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..channels import AXES, EDGE, PATTERN
+from ..inference import ImageSpec, network_images
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"})
+_AXIS_SUFFIX = re.compile(r"_([xyz])$", re.IGNORECASE)
+
+
+def is_image(path: Path) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def is_image_triple(paths: Sequence[str | Path]) -> bool:
+    """Three image files: one input of three patterns (x, y, z)."""
+    return len(paths) == 3 and all(is_image(Path(p)) for p in paths)
+
+
+def check_axis_order(paths: Sequence[Path]) -> None:
+    """ValueError when _x/_y/_z name suffixes say the images are not in x, y, z order."""
+    axes = [m.group(1).lower() if (m := _AXIS_SUFFIX.search(p.stem)) else None for p in paths]
+    if all(axes) and axes != list(AXES):
+        raise ValueError(
+            "pattern images must be given in x, y, z order; got "
+            + ", ".join(f"{p} (axis {a})" for p, a in zip(paths, axes, strict=True))
+        )
+
+
+def split_rgb(rgb: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(E, S) of the authors' RGB images (H, W, 3) of axes x, y, z: E the channel of the
+    image's axis, S the mean of the other two (equal in a lossless file; JPEG makes them
+    differ slightly). Each (3, H, W) uint8."""
+    e = np.stack([rgb[a][..., a] for a in range(3)])
+    others = [[c for c in range(3) if c != a] for a in range(3)]
+    s = np.stack([rgb[a][..., others[a]].mean(axis=-1) for a in range(3)])
+    return e, np.rint(s).astype(np.uint8)
+
+
+def image_inputs(paths: Sequence[Path], card: dict[str, Any], shaped: bool) -> np.ndarray:
+    """Network images (1, 3, C, S, S) from three pattern images (x, y, z)."""
+    from ..shaping import read_pattern_image, read_shaped_image, resize
+
+    check_axis_order(paths)
+    spec = ImageSpec.from_card(card)
+    arrays = [(read_shaped_image if shaped else read_pattern_image)(p) for p in paths]
+    sizes = {a.shape[0] for a in arrays}
+    if len(sizes) != 1:
+        raise ValueError("the three images differ in size: " + ", ".join(map(str, paths)))
+    (h,) = sizes
+    if h < spec.size:
+        raise ValueError(
+            f"{paths[0]}: images are {h} px but the model needs at least {spec.size} px"
+        )
+    trained = int(card["patterns"]["size"])
+    if h != trained:
+        logger.warning("images are %d px, the model was trained on %d px patterns", h, trained)
+    if not shaped:
+        return network_images(np.stack(arrays)[None], spec)
+    e, s = split_rgb(arrays)
+    chans = np.empty((3, spec.channels, h, h), np.uint8)
+    chans[:, -1] = s  # the only channel (unshaped) or PATTERN (shaped)
+    if spec.channels == 2:
+        chans[:, EDGE], chans[:, PATTERN] = e, s
+    return resize(chans, spec.size, spec.resize)[None].astype(np.uint8)
+
+
+def experimental_inputs(
+    paths: Sequence[Path], card: dict[str, Any], calibration: dict[str, float]
+) -> np.ndarray:
+    """Network images (1, 3, C, S, S) of experimental pattern images (xtalsym.experimental)."""
+    from ..experimental import experimental_patterns
+
+    pats = experimental_patterns(paths, card, **calibration)
+    return network_images(pats[None], ImageSpec.from_card(card))
