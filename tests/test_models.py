@@ -92,3 +92,23 @@ def test_baseline_widths_follow_stem():
     assert 11_000_000 < count_parameters(r) < 11_300_000  # ResNet-18 at 72 classes
     v = build_model("vgg", 10, stem=8, input_size=32)
     assert v.classifier[-1].in_features == 128
+
+
+def test_align_streams_puts_every_edge_image_in_the_first_channel():
+    torch.manual_seed(0)
+    m = build_model("msdn", 5, align_streams=True, **TINY).eval()
+    seen = []
+    m.backbone.register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
+    # the authors' RGB: stream a holds its edge image (here: the value a + 1) in channel a
+    x = torch.zeros(1, 3, 3, 16, 16)
+    for a in range(3):
+        x[0, a, a] = a + 1.0
+    m(x)
+    first = seen[0].view(1, 3, 3, 16, 16)[0, :, :, 0, 0]
+    assert first.tolist() == [[1, 0, 0], [2, 0, 0], [3, 0, 0]]
+    # unaligned, the same weights see the authors' layout
+    plain = build_model("msdn", 5, align_streams=False, **TINY)
+    assert plain.state_dict().keys() == m.state_dict().keys()
+    plain.load_state_dict(m.state_dict())
+    u = torch.rand(2, 1, 16, 16).expand(2, 3, 16, 16)[:, None].expand(2, 3, 3, 16, 16)
+    assert torch.allclose(m(u.contiguous()), plain.eval()(u.contiguous()))  # unshaped: no effect

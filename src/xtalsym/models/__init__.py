@@ -30,6 +30,7 @@ def build_model(
     dropout: float = 0.2,
     input_size: int = 224,
     norm: str = "batch",
+    align_streams: bool = False,
 ) -> nn.Module:
     """A freshly initialised model (uses torch's global RNG: seed it first).
 
@@ -39,22 +40,24 @@ def build_model(
     (msdn, densenet_stacked): ``batch`` = parameter-free BatchNorm after each convolution,
     ``none`` = no normalisation, the authors' network exactly; either way the MSDN counts
     1,542,424 trainable parameters at the paper's settings (docs/models.md).
+    ``align_streams`` (msdn): the edge image in the first channel of every stream.
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
     if n_classes < 1:
         raise ValueError(f"n_classes must be >= 1, got {n_classes}")
     if arch in ("msdn", "densenet_stacked"):
-        cls = MSDN if arch == "msdn" else DenseNetStacked
-        return cls(
-            n_classes,
-            growth=int(growth),
-            blocks=tuple(int(b) for b in blocks),
-            stem=int(stem),
-            dropout=float(dropout),
-            input_size=int(input_size),
-            norm=norm,
-        )
+        dense = {
+            "growth": int(growth),
+            "blocks": tuple(int(b) for b in blocks),
+            "stem": int(stem),
+            "dropout": float(dropout),
+            "input_size": int(input_size),
+            "norm": norm,
+        }
+        if arch == "densenet_stacked":
+            return DenseNetStacked(n_classes, **dense)
+        return MSDN(n_classes, align_streams=bool(align_streams), **dense)
     cls = VGG if arch == "vgg" else ResNet
     return cls(n_classes, width=2 * int(stem), dropout=float(dropout), input_size=int(input_size))
 

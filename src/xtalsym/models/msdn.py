@@ -22,6 +22,7 @@ Choices the checkpoint does not record (docs/models.md):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -166,10 +167,19 @@ class MSDN(_DenseNetClassifier):
     """Multistream DenseNet: one shared backbone over the x, y, z streams, a head per stream.
 
     Input (B, 3 streams, 3 RGB channels, S, S) float in [0, 1]; output logits (B, n_classes),
-    the sum of the three heads' logits.
+    the sum of the three heads' logits. ``align_streams``: roll each stream's channels so its
+    edge image comes first (not in the authors' network; docs/models.md).
     """
 
     n_streams = 3
+
+    def __init__(self, n_classes: int, *, align_streams: bool = False, **kw: Any) -> None:
+        super().__init__(n_classes, **kw)
+        # Stream a's RGB image holds the edge image in channel a (the authors' colours), so
+        # the shared backbone would see the edge image in a different channel per stream.
+        # align_streams rolls stream a's channels by a: edge image first in every stream
+        # (unshaped streams, S in all three channels, are unchanged).
+        self.align_streams = bool(align_streams)
 
     def _add_heads(self, n_classes: int) -> None:
         self.heads = nn.ModuleList(
@@ -178,6 +188,9 @@ class MSDN(_DenseNetClassifier):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, 5, (self.n_streams, 3), self.input_size)
+        if self.align_streams:
+            a = torch.arange(self.n_streams, device=x.device)
+            x = x[:, a[:, None], (a[:, None] + a) % 3]
         b = x.shape[0]
         # All streams through the shared backbone in one batch of 3B images.
         feats = self.backbone(x.flatten(0, 1)).view(b, self.n_streams, -1)

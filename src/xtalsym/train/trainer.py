@@ -193,6 +193,7 @@ def _run(
         "dropout": float(tcfg["dropout"]),
         "input_size": image_file.size,
         "norm": tcfg["norm"],
+        "align_streams": bool(tcfg["align_streams"]),
     }
     torch.manual_seed(seed)
     model = build_model(arch, len(classes), **arch_params).to(device)
