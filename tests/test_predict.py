@@ -21,6 +21,7 @@ from pymatgen.io.cif import CifWriter
 
 from xtalsym import __version__
 from xtalsym.cli import main
+from xtalsym.evaluate.structures import evaluate_structures_many
 from xtalsym.patterns import simulate_structure
 from xtalsym.predict import (
     DEFAULT_TTA,
@@ -207,6 +208,23 @@ def test_evaluate_a_directory_of_structure_files(bundles, structure_dir, tmp_pat
     assert og["status"] == "skipped" and "simulation failed" in og["reason"]
     for name in ("per_class.csv", "confusion_sg.png", "confusion_cs.png"):
         assert (out.parent / name).stat().st_size > 0
+
+
+@pytest.mark.filterwarnings("ignore:No Pauling electronegativity for Og")
+def test_several_models_share_one_read_and_match_separate_runs(bundles, structure_dir, tmp_path):
+    # the real-structure check's form: one job for every model of a run
+    names = ("msdn", "vgg")
+    outs = [tmp_path / "both" / n / "metrics.json" for n in names]
+    both = evaluate_structures_many(structure_dir, [bundles[n] for n in names], outs, tta=2)
+    for n, out, m in zip(names, outs, both, strict=True):
+        alone = evaluate_structures(structure_dir, bundles[n], tmp_path / "alone" / n, tta=2)
+        for key in ("n", "sg_top1", "sg_top5", "cs_accuracy", "skipped"):
+            assert m[key] == alone[key]
+        a = pd.read_csv(out.parent / "predictions.csv")
+        b = pd.read_csv(tmp_path / "alone" / n / "predictions.csv")
+        pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(ValueError, match="2 models but 1 output"):
+        evaluate_structures_many(structure_dir, [bundles[n] for n in names], outs[:1])
 
 
 @pytest.mark.filterwarnings("ignore:No Pauling electronegativity for Og")

@@ -51,34 +51,35 @@ rule evaluate_model:
 
 
 rule evaluate_real:
+    # one job for every model: each literature file is read, labelled and simulated once
     input:
-        bundle=rules.train_model.output.weights,
+        bundles=expand(P("weights"), model=MODELS),
         structures=real_structure_files,
     output:
-        metrics=f"{R}/evaluate/{{model}}/real/metrics.json",
-        predictions=f"{R}/evaluate/{{model}}/real/predictions.csv",
-        per_class=f"{R}/evaluate/{{model}}/real/per_class.csv",
-        outcomes=f"{R}/evaluate/{{model}}/real/outcomes.csv",
-        confusion_sg=f"{R}/evaluate/{{model}}/real/confusion_sg.png",
-        confusion_cs=f"{R}/evaluate/{{model}}/real/confusion_cs.png",
+        metrics=expand(REAL + "/metrics.json", model=MODELS),
+        predictions=expand(REAL + "/predictions.csv", model=MODELS),
+        per_class=expand(REAL + "/per_class.csv", model=MODELS),
+        outcomes=expand(REAL + "/outcomes.csv", model=MODELS),
+        confusion_sg=expand(REAL + "/confusion_sg.png", model=MODELS),
+        confusion_cs=expand(REAL + "/confusion_cs.png", model=MODELS),
     log:
-        f"{R}/logs/evaluate_real_{{model}}.log",
+        f"{R}/logs/evaluate_real.log",
     benchmark:
-        f"{R}/benchmarks/evaluate_real_{{model}}.tsv"
+        f"{R}/benchmarks/evaluate_real.tsv"
     conda:
         ENV_TRAIN
     threads: 1
     resources:
-        mem_mb=8000,
+        mem_mb=lambda wc, attempt: 8000 * attempt,
         runtime=60,
     params:
         structures=config["evaluate"]["real_structures"],
         symprec=config["structures"]["symprec"],
-        bundle=lambda w, input: parent(input.bundle),
-        outdir=lambda w, output: parent(output.metrics),
+        bundles=lambda w, input: [parent(b) for b in input.bundles],
+        outdirs=lambda w, output: [parent(m) for m in output.metrics],
     shell:
-        "xtalsym evaluate --structures {params.structures:q} --model {params.bundle}"
-        " --symprec {params.symprec} --out {params.outdir} > {log} 2>&1"
+        "xtalsym evaluate --structures {params.structures:q} --model {params.bundles}"
+        " --symprec {params.symprec} --out {params.outdirs} > {log} 2>&1"
 
 
 rule evaluate_robustness:

@@ -153,9 +153,10 @@ def _evaluate(command: Command) -> None:
     )
     add_config_args(p)
     p.add_argument(
-        "--model", metavar="BUNDLE", default=None,
+        "--model", metavar="BUNDLE", default=None, nargs="+",
         help="model bundle directory (results/models/<name>); user form default: the "
-        "committed reference model models/reference",
+        "committed reference model models/reference; the user form takes several (one --out "
+        "each): every file is then read and simulated once for all of them",
     )  # fmt: skip
     p.add_argument(
         "--images", metavar="H5", help="pipeline form: the shaped/unshaped HDF5 of the model"
@@ -176,8 +177,9 @@ def _evaluate(command: Command) -> None:
         "fixed seeds); 0 simulates each structure clean",
     )  # fmt: skip
     p.add_argument(
-        "--out", required=True, metavar="PATH",
-        help="output directory (pipeline form) or metrics JSON path (user form)",
+        "--out", required=True, metavar="PATH", nargs="+",
+        help="output directory (pipeline form) or metrics JSON path (user form; one per "
+        "--model)",
     )  # fmt: skip
 
 

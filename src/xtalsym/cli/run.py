@@ -86,22 +86,25 @@ def dispatch(args: argparse.Namespace) -> int:
             cfg, args.model, args.images, args.split, args.weights, args.out, args.checkpoint_dir
         )
     elif cmd == "evaluate":
+        models = args.model or ([model_or_reference(None)] if args.structures else [])
+        if models and len(models) != len(args.out):
+            raise SystemExit("xtalsym evaluate: give one --out per --model")
         if args.structures:
-            from ..evaluate.structures import evaluate_structures
+            from ..evaluate.structures import evaluate_structures_many
 
-            m = evaluate_structures(
-                args.structures, model_or_reference(args.model), args.out,
-                symprec=args.symprec, tta=args.tta,
-            )  # fmt: skip
-        elif args.images and args.split and args.model:
+            found = evaluate_structures_many(
+                args.structures, models, args.out, symprec=args.symprec, tta=args.tta
+            )
+        elif args.images and args.split and len(models) == 1:
             from ..evaluate import run_evaluate
 
-            m = run_evaluate(cfg, args.model, args.images, args.split, args.out)
+            found = [run_evaluate(cfg, models[0], args.images, args.split, args.out[0])]
         else:
             raise SystemExit(
-                "xtalsym evaluate: give --structures DIR, or --model, --images and --split"
+                "xtalsym evaluate: give --structures DIR, or one --model with --images and --split"
             )
-        print(summary_line(m))
+        for m in found:
+            print(summary_line(m))
     elif cmd == "robustness":
         from ..evaluate import run_robustness
 

@@ -8,6 +8,7 @@ stage's files are written beside the metrics JSON.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -62,57 +63,103 @@ def evaluate_structures(
     ``outcomes.csv``, ``confusion_sg.png`` and ``confusion_cs.png`` (prefixed with the JSON's
     stem when it is not ``metrics``). Returns the metrics.
     """
-    from .stage import write_evaluation
+    return evaluate_structures_many(structures_dir, [model_dir], [out_path], symprec, tta=tta)[0]
 
+
+def evaluate_structures_many(
+    structures_dir: str | os.PathLike,
+    model_dirs: list[str | os.PathLike],
+    out_paths: list[str | os.PathLike],
+    symprec: float | None = None,
+    *,
+    tta: int | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`evaluate_structures` for several models at once: each file is read and
+    labelled once per ``symprec`` and simulated once per simulation settings (models of one
+    run share both), then shaped and classified per model. Returns the metrics per model."""
     src = Path(structures_dir)
     if not src.is_dir():
         raise ValueError(f"{src}: not a directory")
+    if len(model_dirs) != len(out_paths):
+        raise ValueError(f"{len(model_dirs)} models but {len(out_paths)} output paths")
     tta = inf.resolve_tta(tta, structure=True)
-    out = Path(out_path)
-    if out.suffix.lower() != ".json":
-        out = out / "metrics.json"
-    prefix = "" if out.stem == "metrics" else f"{out.stem}_"
     files = structure_files(src)
     if not files:
         raise ValueError(f"{src}: no files")
-    bundle = inf.Bundle.load(model_dir)
-    card, classes = bundle.card, bundle.classes
-    symprec = bundle.symprec(symprec)
-    index = class_index(classes)
+    read: dict[float, dict[str, Any]] = {}  # symprec -> file name -> labelled or ValueError
+    simulated: dict[str, dict[str, Any]] = {}  # patterns JSON -> file name -> patterns or error
+    out = []
+    for model_dir, out_path in zip(model_dirs, out_paths, strict=True):
+        bundle = inf.Bundle.load(model_dir)
+        sp = bundle.symprec(symprec)
+        if sp not in read:
+            read[sp] = {
+                str(f.relative_to(src)): _read(f, sp)
+                for f in tqdm(files, desc="read structures", unit="file")
+            }
+        key = json.dumps(bundle.card["patterns"], sort_keys=True)
+        out.append(
+            _evaluate_one(
+                src, files, bundle, Path(out_path), sp, tta, read[sp], simulated.setdefault(key, {})
+            )
+        )
+    return out
 
+
+def _read(f: Path, symprec: float) -> Any:
+    """(Structure, number, symbol) of a file, or the ValueError that says why not."""
+    try:
+        return inf.prepare_structure(f, symprec)
+    except ValueError as e:
+        return e
+
+
+def _simulate(structure: Any, card: dict[str, Any], tta: int) -> Any:
+    """The file's patterns, or the exception its simulation raised."""
+    try:
+        return inf.structure_patterns(structure, card, tta)
+    except Exception as e:  # e.g. an element without tabulated scattering factors
+        return e
+
+
+def _evaluate_one(
+    src: Path,
+    files: list[Path],
+    bundle: inf.Bundle,
+    out: Path,
+    symprec: float,
+    tta: int,
+    read: dict[str, Any],
+    simulated: dict[str, Any],
+) -> dict[str, Any]:
+    from .stage import write_evaluation
+
+    card, classes = bundle.card, bundle.classes
+    if out.suffix.lower() != ".json":
+        out = out / "metrics.json"
+    prefix = "" if out.stem == "metrics" else f"{out.stem}_"
+    index = class_index(classes)
     outcomes: dict[str, dict[str, Any]] = {}  # file -> outcome row
 
     def skip(name: str, reason: str) -> None:
         logger.warning("skipped %s", reason)
-        outcomes[name] = {
-            "file": name,
-            "status": "skipped",
-            "reason": reason,
-            "spacegroup": None,
-            "symbol": None,
-        }
+        outcomes[name] = _outcome(name, "skipped", reason, None, None)
 
     kept: list[tuple[str, Any, int]] = []
-    for f in tqdm(files, desc="read structures", unit="file"):
-        name = str(f.relative_to(src))
-        try:
-            structure, number, symbol = inf.prepare_structure(f, symprec)
-            if number not in index:
-                raise ValueError(
-                    f"{f}: space group {number} ({symbol}) is not one of the model's "
-                    f"{len(classes)} classes"
-                )
-        except ValueError as e:
-            skip(name, str(e))
+    for name, got in read.items():
+        if isinstance(got, ValueError):
+            skip(name, str(got))
+            continue
+        structure, number, symbol = got
+        if number not in index:
+            skip(
+                name,
+                f"{src / name}: space group {number} ({symbol}) is not one of the model's "
+                f"{len(classes)} classes",
+            )
             continue
         kept.append((name, structure, index[number]))
-        outcomes[name] = {
-            "file": name,
-            "status": "kept",
-            "reason": "",
-            "spacegroup": number,
-            "symbol": symbol,
-        }
+        outcomes[name] = _outcome(name, "kept", "", number, symbol)
 
     variants = max(1, int(tta))
     done: list[tuple[str, int]] = []
@@ -120,11 +167,13 @@ def evaluate_structures(
     for a in tqdm(range(0, len(kept), BATCH), desc="simulate and classify", unit="batch"):
         pats, ok = [], []
         for name, structure, y in kept[a : a + BATCH]:
-            try:
-                pats.append(inf.structure_patterns(structure, card, tta))
-            except Exception as e:  # e.g. an element without tabulated scattering factors
-                skip(name, f"{src / name}: simulation failed ({type(e).__name__}: {e})")
+            if name not in simulated:
+                simulated[name] = _simulate(structure, card, tta)
+            got = simulated[name]
+            if isinstance(got, Exception):
+                skip(name, f"{src / name}: simulation failed ({type(got).__name__}: {got})")
                 continue
+            pats.append(got)
             ok.append((name, y))
         if ok:
             p = bundle.proba(bundle.images(np.concatenate(pats)))
@@ -148,7 +197,7 @@ def evaluate_structures(
         "simulation": inf.mode_of(tta),
         "labels": "spglib",
     }
-    metrics = write_evaluation(
+    return write_evaluation(
         out.parent,
         [n for n, _ in done],
         np.array([y for _, y in done]),
@@ -159,7 +208,10 @@ def evaluate_structures(
         metrics_path=out,
         extra={"skipped": skipped},
     )
-    return metrics
+
+
+def _outcome(*values: Any) -> dict[str, Any]:
+    return dict(zip(OUTCOME_COLUMNS, values, strict=True))
 
 
 OUTCOME_COLUMNS = ("file", "status", "reason", "spacegroup", "symbol")
