@@ -150,6 +150,7 @@ def art(tmp_path_factory):
                     "max_crystals": 5,
                     "jitter": [0.0, 0.3],
                     "background": [0.0, 60.0],
+                    "tilt": [2.0],
                 },
             },
         }
@@ -301,10 +302,11 @@ def test_robustness_table_and_figure(robustness):
     out = robustness
     rob = pd.read_csv(out / "robustness.csv")
     assert list(rob.columns[:5]) == ["model", "noise", "level", "sg_top1", "n"]
-    assert len(rob) == 2 * 4  # two models x (two jitter + two background levels)
+    assert len(rob) == 2 * 5  # two models x (two jitter + two background + one tilt level)
     assert set(rob["model"]) == {"msdn", "vgg"} and (rob["n"] == 5).all()  # max_crystals
     assert rob["sg_top1"].between(0, 1).all()
     assert sorted(rob.loc[rob["noise"] == "background", "level"].unique()) == [0.0, 60.0]
+    assert rob.loc[rob["noise"] == "tilt", "level"].tolist() == [2.0, 2.0]
     assert (out / "robustness.png").stat().st_size > 10_000
 
 

@@ -163,6 +163,7 @@ def plot_training_curves(histories: Mapping[str, pd.DataFrame], path: str | os.P
 NOISE_AXES = {
     "jitter": "structural noise: symmetric jitter, sd per component (Å)",
     "background": "measurement noise: mean background (8-bit levels)",
+    "tilt": "alignment: beam tilt, cone half-angle (degrees)",
 }
 
 

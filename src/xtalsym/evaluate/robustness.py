@@ -4,7 +4,8 @@ Up to ``evaluate.robustness.max_crystals`` test crystals (a seeded random subset
 are more) are re-simulated at each level of ``evaluate.robustness.jitter`` (structural
 noise that keeps the space group: the standard deviation in Å of each Cartesian component of
 every orbit's displacement before symmetrisation) and, separately, of
-``evaluate.robustness.background`` (measurement noise, mean background in 8-bit levels);
+``evaluate.robustness.background`` (measurement noise, mean background in 8-bit levels) and
+of ``evaluate.robustness.tilt`` (alignment: the beam-tilt cone half-angle, degrees);
 every other setting, noise included, stays at the model card's training
 values. Each crystal keeps one seed, ``derive_seed(seed, "robustness", id)``, at every level
 (common random numbers: the noise module draws each kind from its own stream, so only the
@@ -43,7 +44,7 @@ from .metrics import system_indices
 
 logger = logging.getLogger(__name__)
 
-NOISE_KINDS = ("jitter", "background")
+NOISE_KINDS = ("jitter", "background", "tilt")
 # Images of one task kept in memory at once (bytes): bounds the crystals per task.
 TASK_BYTES = 64 << 20
 MAX_TASK_CRYSTALS = 32
@@ -174,7 +175,7 @@ def run_robustness(
         raise ValueError(f"{split_path}: no test crystals in {structures_path}")
     levels = tuple((kind, float(v)) for kind in NOISE_KINDS for v in rob[kind])
     if not levels:
-        raise ValueError("evaluate.robustness: no jitter or background levels given")
+        raise ValueError("evaluate.robustness: no jitter, background or tilt levels given")
 
     models = {name: Bundle.load(d) for name, d in model_dirs.items()}
     # Models trained on the same simulation settings share one re-simulation.
@@ -257,8 +258,8 @@ def run_robustness(
     table = pd.DataFrame(rows, columns=["model", "noise", "level", "sg_top1", "n", "cs_accuracy"])
     out = Path(out_dir)
     write_table(out / "robustness.csv", table)
-    n_classes = min(len(c["classes"]) for _, c, _ in models.values())
-    noise = next(iter(models.values()))[1]["patterns"].get("noise", {})
+    n_classes = min(len(b.classes) for b in models.values())
+    noise = next(iter(models.values())).card["patterns"].get("noise", {})
     figures.plot_robustness(
         table,
         out / "robustness.png",
