@@ -305,6 +305,28 @@ def test_dense_pattern_without_dark_pixels_skips_the_pairs():
     assert (s >= 50).sum() > 200
 
 
+def test_background_only_pattern_with_dark_pixels_gets_no_lines(caplog):
+    # A faint background and no spot outside the box: normalisation lifts the background over
+    # the spot threshold, so ~60 % of the pixels are "spots" while some stay dark. Their pair
+    # loop would join millions of pairs (a shaping job once stalled for minutes on one such
+    # image); the guard gives it no lines, and the faithful limit-free option still would.
+    rng = np.random.default_rng(4)
+    p = np.clip(rng.normal(3.0, 1.5, (256, 256)), 0, 255).astype(np.uint8)
+    box = central_box(256)
+    p[box, box] = 255  # the direct beam
+    with caplog.at_level(logging.WARNING):
+        e, s = shape(p)
+    assert np.array_equal(e, s) and "background, not spots" in caplog.text
+    assert (s >= 50).mean() > 0.1 and (s <= 5).any()
+    few = lattice_patterns(2, seed=3)  # real spot patterns are far below the limit
+    for q in few:
+        spots = (shape(q)[1] >= 50).mean()
+        assert spots < ShapingOptions().max_spot_fraction / 3
+    assert np.array_equal(
+        shape_batch(few)[0], shape_batch(few, ShapingOptions(max_spot_fraction=None))[0]
+    )
+
+
 def test_blocked_pairs_and_flushed_lines_give_the_same_image(monkeypatch):
     from xtalsym.shaping import core
 

@@ -86,6 +86,12 @@ class ShapingOptions:
     overlay_threshold: float = 5.0
     line_value: float = 255.0
     peak: float = 256.0
+    #: Not theirs: an image with more spot pixels than this fraction of its area gets no
+    #: lines. When no spot rises above the background outside the box, normalisation lifts
+    #: the background itself over the threshold, every pixel becomes a "spot" and their
+    #: O(n^2) pair loop would join millions of pairs (minutes per image, a noise texture as
+    #: the result); real spot patterns stay below ~3 %. None: no limit, as theirs.
+    max_spot_fraction: float | None = 0.1
 
     QUIRKS = (
         "skip_shared_row_col",
@@ -337,6 +343,12 @@ def _shape_block(p: np.ndarray, opts: ShapingOptions) -> tuple[np.ndarray, np.nd
     for i, (r, c) in enumerate(_spot_pixels(s, opts)):
         if not (live[i] and has_dark[i]):
             continue  # nothing outside the box: theirs returns the raw pattern
+        if opts.max_spot_fraction is not None and len(r) > opts.max_spot_fraction * h * w:
+            logger.warning(
+                "image with %d spot pixels (> %g of its area): background, not spots; no lines",
+                len(r), opts.max_spot_fraction,
+            )  # fmt: skip
+            continue
         if len(r) > MANY_SPOT_PIXELS:
             logger.warning("image with %d spot pixels: O(n^2) pairs, slow", len(r))
         for pairs in _joined_pairs(r, c, opts, min_d):
