@@ -247,10 +247,13 @@ def _card(arch: str, classes: list[int]) -> dict:
     }
 
 
-@pytest.mark.parametrize("arch", ["msdn", "vgg"])
-def test_views_of_all_three_beams_are_the_model(arch):
+@pytest.mark.parametrize(("arch", "align"), [("msdn", False), ("msdn", True), ("vgg", False)])
+def test_views_of_all_three_beams_are_the_model(arch, align):
     torch.manual_seed(0)
-    model = build_model(arch, 4, growth=4, blocks=[1, 1], stem=8, dropout=0.0, input_size=32)
+    kw = {"align_streams": True} if align else {}
+    model = build_model(
+        arch, 4, growth=4, blocks=[1, 1], stem=8, dropout=0.0, input_size=32, **kw
+    )  # fmt: skip
     card = _card(arch, [1, 2, 14, 225])
     images = np.random.default_rng(1).integers(0, 255, (5, 3, 2, 32, 32), dtype=np.uint8)
     v = view_logits(model, card, images, batch_size=2)

@@ -52,9 +52,7 @@ def view_logits(
     for start in range(0, images.shape[0], batch_size):
         x = compose_inputs(images[start : start + batch_size].to(dev), card["arch"])
         if card["arch"] == "msdn":
-            b = x.shape[0]
-            feats = model.backbone(x.flatten(0, 1)).view(b, model.n_streams, -1)
-            per = torch.stack([h(feats[:, i]) for i, h in enumerate(model.heads)], 1).float()
+            per = model.stream_logits(x).float()
             for s in SUBSETS:
                 parts[s].append(per[:, list(s)].sum(1).cpu())
         else:

@@ -186,7 +186,8 @@ class MSDN(_DenseNetClassifier):
             nn.Linear(self.backbone.out_features, n_classes) for _ in range(self.n_streams)
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def stream_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Each stream's head output, (B, 3, n_classes); :meth:`forward` is their sum."""
         check_input(x, 5, (self.n_streams, 3), self.input_size)
         if self.align_streams:
             a = torch.arange(self.n_streams, device=x.device)
@@ -195,7 +196,10 @@ class MSDN(_DenseNetClassifier):
         # All streams through the shared backbone in one batch of 3B images.
         feats = self.backbone(x.flatten(0, 1)).view(b, self.n_streams, -1)
         feats = self.dropout(feats)
-        return sum(head(feats[:, i]) for i, head in enumerate(self.heads))
+        return torch.stack([head(feats[:, i]) for i, head in enumerate(self.heads)], 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stream_logits(x).sum(1)
 
 
 class DenseNetStacked(_DenseNetClassifier):
