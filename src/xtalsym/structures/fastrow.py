@@ -18,9 +18,8 @@ import numpy as np
 import spglib
 from pymatgen.core import Composition, Element, Lattice
 
-from ..spacegroups import crystal_system
 from .outcomes import Skip
-from .standard import _quiet_spglib, prototype
+from .standard import _quiet_spglib, artifact_row
 
 
 @cache
@@ -107,20 +106,7 @@ def row_from_cell(
     if classes is not None and number not in classes:
         raise Skip("outside_class_set", f"space group {number}")
     symbols = [_symbol(z) for z in types.tolist()]
-    return {
-        "id": id,
-        "source": source,
-        "formula": Composition(dict(Counter(symbols))).reduced_formula,
-        "spacegroup": number,
-        "symbol": str(ds.international),
-        "crystal_system": crystal_system(number),
-        "n_sites": len(pos),
-        "a": float(lat.a),
-        "b": float(lat.b),
-        "c": float(lat.c),
-        "alpha": float(lat.alpha),
-        "beta": float(lat.beta),
-        "gamma": float(lat.gamma),
-        "prototype": prototype(number, list(ds.wyckoffs), np.asarray(ds.equivalent_atoms)),
-        "structure": structure_json(lat, pos, symbols),
-    }
+    formula = Composition(dict(Counter(symbols))).reduced_formula
+    return artifact_row(
+        id, source, formula, ds, lat, len(pos), structure_json(lat, pos, symbols)
+    )  # fmt: skip

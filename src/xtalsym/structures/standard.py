@@ -243,23 +243,39 @@ def structure_row(
     number = int(ds.number)
     if classes is not None and number not in classes:
         raise Skip("outside_class_set", f"space group {number}")
-    lat = std.lattice
+    return artifact_row(
+        id, source, std.composition.reduced_formula, ds, std.lattice, len(std), std.to_json()
+    )
+
+
+def artifact_row(
+    id: str,  # noqa: A002 - the artifact's column name
+    source: str,
+    formula: str,
+    ds: Any,
+    lattice: Any,
+    n_sites: int,
+    structure_json: str,
+) -> dict[str, Any]:
+    """The structures.parquet row of a labelled, stored cell (``ds``: its spglib dataset,
+    ``lattice``: its pymatgen Lattice, ``structure_json``: its Structure JSON)."""
+    number = int(ds.number)
     return {
         "id": id,
         "source": source,
-        "formula": std.composition.reduced_formula,
+        "formula": formula,
         "spacegroup": number,
         "symbol": str(ds.international),
         "crystal_system": crystal_system(number),
-        "n_sites": len(std),
-        "a": float(lat.a),
-        "b": float(lat.b),
-        "c": float(lat.c),
-        "alpha": float(lat.alpha),
-        "beta": float(lat.beta),
-        "gamma": float(lat.gamma),
+        "n_sites": int(n_sites),
+        "a": float(lattice.a),
+        "b": float(lattice.b),
+        "c": float(lattice.c),
+        "alpha": float(lattice.alpha),
+        "beta": float(lattice.beta),
+        "gamma": float(lattice.gamma),
         "prototype": prototype(number, list(ds.wyckoffs), np.asarray(ds.equivalent_atoms)),
-        "structure": std.to_json(),
+        "structure": structure_json,
     }
 
 
