@@ -44,6 +44,13 @@ FILES: dict[str, str] = {
     "per_class": "evaluate/{model}/per_class.csv",
     "confusion_sg": "evaluate/{model}/confusion_sg.png",
     "confusion_cs": "evaluate/{model}/confusion_cs.png",
+    # the real-structure check (rule evaluate_real), one directory per model
+    "real_metrics": "evaluate/{model}/real/metrics.json",
+    "real_predictions": "evaluate/{model}/real/predictions.csv",
+    "real_per_class": "evaluate/{model}/real/per_class.csv",
+    "real_outcomes": "evaluate/{model}/real/outcomes.csv",
+    "real_confusion_sg": "evaluate/{model}/real/confusion_sg.png",
+    "real_confusion_cs": "evaluate/{model}/real/confusion_cs.png",
     "robustness": "evaluate/robustness.csv",
     "robustness_figure": "evaluate/robustness.png",
     # report

@@ -122,15 +122,11 @@ def real_structure_files(wildcards=None):
     )
 
 
-# The real-structure check's directory per model (rule evaluate_real).
-REAL = f"{R}/evaluate/{{model}}/real"
-
-
 def real_outputs():
     """Each model's real-structure check metrics, or nothing when it is disabled."""
     if config["evaluate"]["real_structures"] is None:
         return []
-    return expand(REAL + "/metrics.json", model=MODELS)
+    return expand(P("real_metrics"), model=MODELS)
 
 
 # Learning curve (evaluate.learning_curve; workflow/rules/learning_curve.smk).

@@ -56,12 +56,12 @@ rule evaluate_real:
         bundles=expand(P("weights"), model=MODELS),
         structures=real_structure_files,
     output:
-        metrics=expand(REAL + "/metrics.json", model=MODELS),
-        predictions=expand(REAL + "/predictions.csv", model=MODELS),
-        per_class=expand(REAL + "/per_class.csv", model=MODELS),
-        outcomes=expand(REAL + "/outcomes.csv", model=MODELS),
-        confusion_sg=expand(REAL + "/confusion_sg.png", model=MODELS),
-        confusion_cs=expand(REAL + "/confusion_cs.png", model=MODELS),
+        metrics=expand(P("real_metrics"), model=MODELS),
+        predictions=expand(P("real_predictions"), model=MODELS),
+        per_class=expand(P("real_per_class"), model=MODELS),
+        outcomes=expand(P("real_outcomes"), model=MODELS),
+        confusion_sg=expand(P("real_confusion_sg"), model=MODELS),
+        confusion_cs=expand(P("real_confusion_cs"), model=MODELS),
     log:
         f"{R}/logs/evaluate_real.log",
     benchmark:
