@@ -257,8 +257,8 @@ def run_robustness(
     table = pd.DataFrame(rows, columns=["model", "noise", "level", "sg_top1", "n", "cs_accuracy"])
     out = Path(out_dir)
     write_table(out / "robustness.csv", table)
-    n_classes = min(len(c["classes"]) for _, c, _ in models.values())
-    noise = next(iter(models.values()))[1]["patterns"].get("noise", {})
+    n_classes = min(len(b.classes) for b in models.values())
+    noise = next(iter(models.values())).card["patterns"].get("noise", {})
     figures.plot_robustness(
         table,
         out / "robustness.png",
