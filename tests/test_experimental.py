@@ -10,13 +10,13 @@ from pymatgen.core import Lattice, Structure
 from scipy import ndimage
 
 from xtalsym.config import validate
-from xtalsym.evaluate.inputs import ImageSpec, network_images
 from xtalsym.experimental import (
     experimental_patterns,
     find_direct_beam,
     read_detector_image,
     scale_from_camera,
 )
+from xtalsym.inference import ImageSpec, network_images
 from xtalsym.models import build_model
 from xtalsym.patterns import simulate_structure
 from xtalsym.structures import standardise

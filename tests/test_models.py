@@ -112,3 +112,29 @@ def test_align_streams_puts_every_edge_image_in_the_first_channel():
     plain.load_state_dict(m.state_dict())
     u = torch.rand(2, 1, 16, 16).expand(2, 3, 16, 16)[:, None].expand(2, 3, 3, 16, 16)
     assert torch.allclose(m(u.contiguous()), plain.eval()(u.contiguous()))  # unshaped: no effect
+
+
+def test_network_input_composes_the_authors_rgb_images():
+    """compose_inputs (training), compose_rgb (shaping files) and split_rgb (predict --shaped)
+    follow the one channel rule of xtalsym.channels: E in the axis channel, S elsewhere."""
+    import numpy as np
+
+    from xtalsym.channels import input_channels
+    from xtalsym.models import compose_inputs
+    from xtalsym.predict.inputs import split_rgb
+    from xtalsym.shaping import compose_rgb
+
+    rng = np.random.default_rng(0)
+    e, s = rng.integers(0, 256, (2, 3, 8, 8), dtype=np.uint8)
+    images = np.stack([e, s], axis=1)[None]  # (1, 3 axes, 2, S, S)
+    assert images.shape[2] == input_channels("shaped")
+    x = compose_inputs(images, "msdn")[0].numpy()  # (3 streams, 3 RGB, S, S)
+    rgb = [compose_rgb(e[a], s[a], axis) for a, axis in enumerate("xyz")]
+    for a in range(3):
+        assert np.allclose(x[a], np.moveaxis(rgb[a], -1, 0) / 255.0)
+    back_e, back_s = split_rgb(rgb)
+    assert np.array_equal(back_e, e) and np.array_equal(back_s, s)
+    unshaped = compose_inputs(s[None, :, None], "msdn")[0].numpy()
+    assert input_channels("unshaped") == 1 and np.allclose(unshaped, s[:, None] / 255.0)
+    with pytest.raises(ValueError, match="shaped or unshaped"):
+        input_channels("rgb")

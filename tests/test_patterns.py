@@ -465,3 +465,16 @@ def test_disordered_site_uses_occupancies():
     for form in (mixed.as_dict(), mixed.to_json()):
         c2 = crystal_from_structure(form)
         assert c2.elements == c.elements and np.allclose(c2.occ, c.occ)
+
+
+def test_calculator_makes_one_pattern_per_seed_as_simulate_structure_does():
+    from xtalsym.patterns import PatternCalculator
+
+    p = params(noise={"background": 10.0, "dose": 300.0})  # Poisson noise differs per seed
+    s = reference_structure("SrTiO3")
+    calc = PatternCalculator(p)
+    many = calc.get_patterns(s.to_json(), [None, 7, 8])
+    assert many.shape == (3, 3, p["size"], p["size"]) and many.dtype == np.uint8
+    assert np.array_equal(many[0], simulate_structure(s, p))  # None: clean
+    assert np.array_equal(many[1], simulate_structure(s, p, seed=7))
+    assert not np.array_equal(many[1], many[2])  # each seed its own noise

@@ -84,7 +84,7 @@ def test_predict_a_cif(bundles, nacl):
     # The answer is the network's own on the training-route images of this crystal (the
     # standard cell simulated clean with the card's settings, then shaped),
     # computed here without predict: a wrong cell, seed, setting or class order fails.
-    from xtalsym.evaluate.inputs import ImageSpec, network_images
+    from xtalsym.inference import ImageSpec, network_images
     from xtalsym.train import load_bundle, predict_proba
 
     model, card = load_bundle(bundles["msdn"])

@@ -26,7 +26,7 @@ from xtalsym.evaluate.real import (
     summary_table,
     with_real,
 )
-from xtalsym.predict import evaluate_structures
+from xtalsym.evaluate.structures import evaluate_structures
 from xtalsym.realset import catalogue, cif_files, coverage, main, readme_text
 from xtalsym.spacegroups import CRYSTAL_SYSTEMS, PAPER_72
 

@@ -27,10 +27,10 @@ from pymatgen.core import Lattice, Structure  # noqa: E402
 
 from xtalsym.config import validate  # noqa: E402
 from xtalsym.evaluate import build_report, run_evaluation, run_robustness  # noqa: E402
-from xtalsym.evaluate.inputs import ImageSpec, network_images  # noqa: E402
 from xtalsym.evaluate.metrics import compute_metrics  # noqa: E402
 from xtalsym.evaluate.robustness import Task, level_params, ordered_results, run_task  # noqa: E402
 from xtalsym.evaluate.stats import wilson_interval  # noqa: E402
+from xtalsym.inference import ImageSpec, network_images  # noqa: E402
 from xtalsym.io import derive_seed, image_dataset, stamp_attrs, write_ids  # noqa: E402
 from xtalsym.patterns import simulate_structure  # noqa: E402
 from xtalsym.spacegroups import crystal_system  # noqa: E402

@@ -126,3 +126,27 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
         "--threads", type=int, metavar="N",
         help="cores this run may use: caps its worker processes and torch threads",
     )  # fmt: skip
+
+
+def add_model_arg(p: argparse.ArgumentParser, form: str = "", several: bool = False) -> None:
+    """``--model BUNDLE``, None meaning the committed reference model (``form``: which use of
+    the command the default applies to, e.g. "user form "; ``several``: a list of bundles)."""
+    more = (
+        "; several (one --out each) are evaluated on one reading and simulation of the files"
+        if several
+        else ""
+    )
+    p.add_argument(
+        "--model", metavar="BUNDLE", default=None, nargs="+" if several else None,
+        help=f"model bundle directory (results/models/<name>); {form}default: the committed "
+        f"reference model models/reference (config/reference.yaml){more}",
+    )  # fmt: skip
+
+
+def add_symprec_arg(p: argparse.ArgumentParser, form: str = "") -> None:
+    """``--symprec TOL`` in Å, None meaning the model card's (``form`` as for add_model_arg)."""
+    p.add_argument(
+        "--symprec", type=symprec_type, default=None, metavar="TOL",
+        help=f"{form}spglib tolerance in Å, in (0, 1] (default: the model card's "
+        "structures.symprec, else the schema default)",
+    )  # fmt: skip

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from .. import __version__
 from ..inference import DEFAULT_TTA
-from .common import EPILOG, HelpFormatter, add_config_args, symprec_type, tta_type
+from .common import EPILOG, HelpFormatter, add_config_args, add_model_arg, add_symprec_arg, tta_type
 
 Command = Callable[..., argparse.ArgumentParser]
 
@@ -152,12 +152,7 @@ def _evaluate(command: Command) -> None:
         "clean with --tta 0) and shaped as in training.",
     )
     add_config_args(p)
-    p.add_argument(
-        "--model", metavar="BUNDLE", default=None, nargs="+",
-        help="model bundle directory (results/models/<name>); user form default: the "
-        "committed reference model models/reference; the user form takes several (one --out "
-        "each): every file is then read and simulated once for all of them",
-    )  # fmt: skip
+    add_model_arg(p, "user form ", several=True)
     p.add_argument(
         "--images", metavar="H5", help="pipeline form: the shaped/unshaped HDF5 of the model"
     )  # fmt: skip
@@ -166,11 +161,7 @@ def _evaluate(command: Command) -> None:
         "--structures", metavar="DIR",
         help="user form: directory of CIF/POSCAR/... files (searched recursively)",
     )  # fmt: skip
-    p.add_argument(
-        "--symprec", type=symprec_type, default=None,
-        help="user form: spglib tolerance in Å, in (0, 1] (default: the model card's "
-        "structures.symprec, else the schema default)",
-    )  # fmt: skip
+    add_symprec_arg(p, "user form: ")
     p.add_argument(
         "--tta", type=tta_type, default=DEFAULT_TTA,
         help="user form: N averages over N noisy variants (the model card's training noise, "

@@ -8,7 +8,14 @@ import sys
 from collections.abc import Callable
 
 from ..inference import DEFAULT_TTA, schema_default
-from .common import model_or_reference, number_type, symprec_type, top_k_type, tta_type
+from .common import (
+    add_model_arg,
+    add_symprec_arg,
+    model_or_reference,
+    number_type,
+    top_k_type,
+    tta_type,
+)
 
 
 def pattern_image_help() -> str:
@@ -57,11 +64,7 @@ def add_predict_command(command: Callable[..., argparse.ArgumentParser]) -> None
         "inputs", nargs="+", metavar="INPUT",
         help="structure file(s), or three pattern images x, y, z",
     )  # fmt: skip
-    p.add_argument(
-        "--model", metavar="BUNDLE", default=None,
-        help="model bundle directory (results/models/<name>); default: the committed "
-        "reference model models/reference (config/reference.yaml)",
-    )  # fmt: skip
+    add_model_arg(p)
     p.add_argument(
         "--shaped", action="store_true",
         help="the images are already shaped (the authors' RGB format)",
@@ -91,11 +94,7 @@ def add_predict_command(command: Callable[..., argparse.ArgumentParser]) -> None
         "--top-k", type=top_k_type, default=5, metavar="K",
         help="how many space groups to list, 1 or more (capped at the model's classes)",
     )  # fmt: skip
-    p.add_argument(
-        "--symprec", type=symprec_type, default=None, metavar="TOL",
-        help="spglib tolerance in Å, in (0, 1] (default: the model card's structures.symprec, "
-        "else the schema default)",
-    )  # fmt: skip
+    add_symprec_arg(p)
     p.add_argument(
         "--tta", type=tta_type, default=None, metavar="N",
         help=f"structures: N averages the probabilities over N noisy simulations (the model "
