@@ -8,9 +8,11 @@ visible), short status-check waits, memory requests capped to the tiny data, SLU
 test's directory. The profile's GPU request for training is kept: the local node offers one
 stand-in GPU GRES, so the `--gpus=1` path is scheduled for real.
 
-Checks: every planned job ran as a SLURM job (Snakemake's log and `squeue` history agree); the
-outputs are the same files as a local run of the same config, data artifacts identical and
-metrics within METRIC_TOL; a rule that raises is reported as failed, not hung. The daemons this
+The SLURM run uses `shards: 2` (patterns and shaping as 2 jobs each per stage and mode, then
+gathered) and the local run one job per stage. Checks: every planned job ran as a SLURM job
+(Snakemake's log and `squeue` history agree), each shard as its own; the outputs are the same
+files as the local run's plus the shard files, data artifacts identical (the gathered ones
+virtual datasets) and metrics within METRIC_TOL; a rule that raises is reported as failed, not hung. The daemons this
 module started are stopped at the end, and their processes are gone.
 """
 
@@ -44,6 +46,11 @@ CANNOT_RUN = 3  # local_cluster.sh: not root, or no apt-get to install SLURM
 METRIC_TOL = 1e-6
 # Data artifacts that must be identical (relative to the results root).
 DATA_DIRS = ("structures", "patterns", "shaping", "split")
+# The SLURM run's config shards (the local run has 1).
+SHARDS = 2
+# Rules of one job per stage -> the rules the sharded run has instead (logs and benchmarks).
+SHARDED = {"simulate_patterns": ("simulate_patterns_shard", "gather_patterns"),
+           "shape_patterns": ("shape_patterns_shard", "gather_shaping")}  # fmt: skip
 # Test-sized settings. The plugin checks job status STATUS_WAIT_S after a submission or a
 # finished job, then 10 s later each time nothing finished; a tiny job takes about 5 s (the
 # job's own Snakemake start included), so a first check at 8 s finds most jobs done (measured:
@@ -111,9 +118,9 @@ def profile_set_resources() -> list[str]:
 
 
 def planned_jobs(results: Path, env: dict[str, str]) -> dict[str, int]:
-    """Jobs per rule that a run of the tiny config would execute (dry run's job table)."""
+    """Jobs per rule that the SLURM run of the tiny config would execute (dry run's table)."""
     cmd = [SNAKEMAKE, "-n", "--quiet", "rules", "--configfile", str(TINY_CONFIG),
-           "--config", f"results={results}"]  # fmt: skip
+           "--config", f"results={results}", f"shards={SHARDS}"]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = re.findall(r"^([a-z_]+)\s+(\d+)\s*$", proc.stdout + proc.stderr, flags=re.M)
@@ -130,7 +137,7 @@ def slurm_command(tmp: Path, results: Path, rules: list[str], timeout_s: int) ->
             "--workflow-profile", str(PROFILE), *STATUS_ARGS,
             "--slurm-logdir", str(tmp / "slurm_logs"),
             "--configfile", str(TINY_CONFIG), "--config", f"results={results}",
-            "--set-resources", *profile_set_resources(), *caps]  # fmt: skip
+            f"shards={SHARDS}", "--set-resources", *profile_set_resources(), *caps]  # fmt: skip
 
 
 def failure_report(proc: subprocess.CompletedProcess, results: Path) -> str:
@@ -198,6 +205,15 @@ def test_every_job_ran_as_a_slurm_job(runs):
     for h in history:  # the plugin's job comment: rule_<rule>[_wildcards_<values>]
         rule = re.match(r"rule_(.+?)(_wildcards_.*)?$", h["comment"]).group(1)
         assert h["id"] in by_rule[rule]
+    # Each shard of each per-crystal stage was a SLURM job of its own, with its wildcards.
+    modes = jobs["gather_shaping"]
+    assert jobs["simulate_patterns_shard"] == SHARDS and jobs["gather_patterns"] == 1
+    assert modes >= 1 and jobs["shape_patterns_shard"] == SHARDS * modes
+    assert not {"simulate_patterns", "shape_patterns"} & set(jobs)
+    for rule in ("simulate_patterns_shard", "shape_patterns_shard"):
+        comments = {h["comment"] for h in history if h["id"] in by_rule[rule]}
+        assert len(comments) == len(by_rule[rule]) == jobs[rule], comments
+        assert all(c.startswith(f"rule_{rule}_wildcards_") for c in comments), comments
     # Training asked for a GPU in the plugin's syntax and SLURM granted it.
     train_ids = by_rule["train_model"]
     for job_id in train_ids:
@@ -227,9 +243,39 @@ def h5_contents(path: Path) -> dict[str, object]:
     return items
 
 
+def sharded_names(local: set[str]) -> set[str]:
+    """The files of a run with SHARDS shards, from the files of the same run with one: shard
+    files beside patterns.h5 and each {mode}.h5, and the logs and benchmarks of the shard and
+    gather jobs instead of the single job's."""
+    modes = sorted(Path(f).stem for f in local if re.fullmatch(r"shaping/[a-z]+\.h5", f))
+    out = set()
+    for f in local:
+        d, name = f.split("/", 1)
+        stem, ext = os.path.splitext(name)
+        if d in ("logs", "benchmarks") and stem in SHARDED:
+            shard_rule, gather_rule = SHARDED[stem]
+            out |= {f"{d}/{shard_rule}_{k}{ext}" for k in range(SHARDS)}
+            out.add(f"{d}/{gather_rule}{ext}")
+        elif d in ("logs", "benchmarks") and stem.startswith("shape_patterns_"):
+            mode = stem.removeprefix("shape_patterns_")
+            shard_rule, gather_rule = SHARDED["shape_patterns"]
+            out |= {f"{d}/{shard_rule}_{mode}-{k}{ext}" for k in range(SHARDS)}
+            out.add(f"{d}/{gather_rule}_{mode}{ext}")
+        else:
+            out.add(f)
+    out |= {f"patterns/shards/{k}.h5" for k in range(SHARDS)}
+    out |= {f"shaping/shards/{m}-{k}.h5" for m in modes for k in range(SHARDS)}
+    return out
+
+
 def test_outputs_complete_and_data_identical_to_local_run(runs):
     local, remote = runs["local"], runs["slurm"]
-    assert relative_files(remote) == relative_files(local)
+    assert relative_files(remote) == sharded_names(relative_files(local))
+    gathered = [p for p in remote.glob("*/*.h5") if p.parent.name in ("patterns", "shaping")]
+    assert len(gathered) >= 3
+    for path in gathered:  # virtual datasets over the shard files, nothing copied
+        with h5py.File(path) as f:
+            assert all(ds.is_virtual for ds in f.values()), path
     compared = 0
     for rel in sorted(relative_files(local)):
         if rel.split("/")[0] not in DATA_DIRS:

@@ -49,6 +49,14 @@ def planned_rules(results: Path, tmp: Path, configfile: Path = TINY_CONFIG) -> s
     return rules - {"total", "all"}
 
 
+def planned_jobs(results: Path, tmp: Path, *extra: str, configfile: Path = TINY_CONFIG):
+    """Jobs per rule a dry run would execute (``extra``: targets first, then options)."""
+    proc = snakemake(results, tmp, *extra, "-n", "--quiet", "rules", configfile=configfile)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = re.findall(r"^([a-z_]+)\s+(\d+)\s*$", proc.stdout + proc.stderr, flags=re.M)
+    return {rule: int(n) for rule, n in rows if rule not in ("total", "all")}
+
+
 def variant(tmp: Path, name: str, edit) -> Path:
     cfg = yaml.safe_load(TINY_CONFIG.read_text())
     edit(cfg)
@@ -319,3 +327,51 @@ def test_learning_curve_adds_only_its_own_jobs_and_the_report(run):
     cfg = variant(tmp, "curve", lambda c: c["evaluate"].update({"learning_curve": curve}))
     lc_rules = {f"learning_curve_{s}" for s in ("subset", "train", "evaluate", "aggregate")}
     assert planned_rules(r, tmp, cfg) == lc_rules | {"build_report"}
+
+
+SHARD_RULES = {"simulate_patterns_shard", "gather_patterns", "shape_patterns_shard",
+               "gather_shaping"}  # fmt: skip
+
+
+def test_sharded_data_stages_gather_to_the_unsharded_artifacts(run, tmp_path):
+    """shards: 3 runs patterns as 3 jobs and shaping as 3 per mode; the gathered patterns.h5
+    and {mode}.h5 are virtual datasets with the unsharded run's arrays, rows, ids, labels and
+    attributes (same seed). shards: 1 plans no shard or gather job."""
+    tmp, r = run
+    unsharded = planned_jobs(r, tmp, "--forceall")
+    assert not set(unsharded) & SHARD_RULES
+    assert unsharded["simulate_patterns"] == 1 and unsharded["shape_patterns"] == 2
+
+    cfg = variant(tmp_path, "shards", lambda c: c.update({"shards": 3}))
+    r3 = tmp_path / "results"
+    # The structures stage is one job either way: start from the finished run's table.
+    shutil.copytree(r / "structures", r3 / "structures")
+    files = ["patterns/patterns.h5", "shaping/shaped.h5", "shaping/unshaped.h5"]
+    targets = [str(r3 / f) for f in [*files, "split/split.csv"]]
+    assert planned_jobs(r3, tmp_path, *targets, configfile=cfg) == {
+        "simulate_patterns_shard": 3, "gather_patterns": 1, "shape_patterns_shard": 6,
+        "gather_shaping": 2, "split_dataset": 1,
+    }  # fmt: skip
+    proc = snakemake(r3, tmp_path, *targets, configfile=cfg)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(list((r3 / "patterns/shards").glob("*.h5"))) == 3
+    assert len(list((r3 / "shaping/shards").glob("*.h5"))) == 6
+    for rel in files:
+        with h5py.File(r / rel) as f, h5py.File(r3 / rel) as g:
+            assert f.keys() == g.keys() and len(f.keys()) == 3, rel
+            for name in f:
+                assert not f[name].is_virtual and g[name].is_virtual, (rel, name)
+                assert f[name].shape == g[name].shape and f[name].dtype == g[name].dtype
+                assert (f[name][...] == g[name][...]).all(), (rel, name)
+            attrs = {k: v for k, v in f.attrs.items() if k != "artifact_id"}
+            assert attrs == {k: v for k, v in g.attrs.items() if k != "artifact_id"}, rel
+            assert f.attrs["artifact_id"] != g.attrs["artifact_id"]
+    # ids and labels: the structures table's, in its order
+    s = pd.read_parquet(r / "structures/structures.parquet")
+    with h5py.File(r3 / "shaping/shaped.h5") as g:
+        assert list(g["ids"].asstr()[...]) == list(s["id"])
+        assert list(g["spacegroup"][...]) == list(s["spacegroup"])
+    for fig in ("patterns/examples.png", "shaping/shaped_examples.png"):
+        assert (r3 / fig).stat().st_size > 1000
+    # split reads the gathered view unchanged
+    assert (r / "split/split.csv").read_bytes() == (r3 / "split/split.csv").read_bytes()

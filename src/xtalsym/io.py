@@ -79,7 +79,7 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
 PRODUCERS = {
     "structures.parquet": "generate_structures",
     "outcomes.csv": "generate_structures",
-    "patterns.h5": "simulate_patterns",
+    "patterns.h5": "simulate_patterns",  # gather_patterns when shards > 1
     "shaped.h5": "shape_patterns",
     "unshaped.h5": "shape_patterns",
     "split.csv": "split_dataset",
@@ -112,6 +112,14 @@ def check_artifact(path: str | os.PathLike) -> Path:
         if p.suffix in (".h5", ".hdf5"):
             with h5py.File(p, "r") as h5:
                 h5.visititems(lambda name, obj: getattr(obj, "shape", None) and None)
+            from .shards import missing_sources
+
+            # a gathered file (shards > 1) would read a missing shard as zeros
+            gone = missing_sources(p)
+            if gone:
+                raise DamagedArtifactError(
+                    f"{p}: its shard file(s) {', '.join(gone)} are missing{fix}"
+                )
         elif p.suffix == ".parquet":
             import pyarrow.parquet as pq
 

@@ -1,7 +1,7 @@
 """Where each artifact lives, relative to the results directory: the one list of file names.
 
-The Snakemake rules declare their inputs and outputs from :data:`FILES` (``{mode}`` and
-``{model}`` are their wildcards) and the stages read files by the same names
+The Snakemake rules declare their inputs and outputs from :data:`FILES` (``{mode}``,
+``{model}`` and ``{shard}`` are their wildcards) and the stages read files by the same names
 (:func:`name`), so renaming an artifact here renames it everywhere, and renaming it in one
 place only is a missing-file error in the DAG instead of a figure silently left out of the
 report. Contracts of each file: docs/artifacts.md. Standard library only: the Snakefile
@@ -24,9 +24,12 @@ FILES: dict[str, str] = {
     # patterns stage
     "patterns": "patterns/patterns.h5",
     "patterns_figure": "patterns/examples.png",
+    # one file per shard when config shards > 1, gathered into "patterns" (xtalsym.shards)
+    "patterns_shard": "patterns/shards/{shard}.h5",
     # shaping stage, one per image mode
     "images": "shaping/{mode}.h5",
     "shaping_figure": "shaping/{mode}_examples.png",
+    "images_shard": "shaping/shards/{mode}-{shard}.h5",
     # split stage
     "split": "split/split.csv",
     "split_counts": "split/class_counts.csv",
@@ -66,5 +69,5 @@ def name(key: str) -> str:
 
 
 def path(results: str | os.PathLike, key: str, **fields: str) -> Path:
-    """``results/<FILES[key]>`` with its ``{mode}``/``{model}`` fields filled in."""
+    """``results/<FILES[key]>`` with its ``{mode}``/``{model}``/``{shard}`` fields filled in."""
     return Path(results) / FILES[key].format(**fields)

@@ -23,9 +23,16 @@ ENV_TRAIN = "../../envs/train.yaml"
 RUNTIME = json.dumps(split_runtime(config)[1], sort_keys=True)
 
 
+# Jobs per per-crystal stage (config shards; xtalsym.shards). 1: the patterns and shaping rules
+# write their artifacts themselves; N > 1: N shard jobs each, and a gather job that writes the
+# same artifact as virtual datasets over the shard files.
+SHARDS = config["shards"]
+
+
 wildcard_constraints:
     model="|".join(MODELS),
     mode="shaped|unshaped",
+    shard=r"\d+",
 
 
 def P(key):
@@ -85,6 +92,21 @@ def train_params(wildcards):
     p["split"] = {"imbalance": config["split"]["imbalance"]}
     p["structures"] = {"symprec": config["structures"]["symprec"]}
     return json.dumps(p, sort_keys=True)
+
+
+def shard_of(wildcards):
+    """`--shard K/N` of a shard job."""
+    return f"{wildcards.shard}/{SHARDS}"
+
+
+def patterns_shards(wildcards):
+    """The patterns shard files, in shard order (gather_patterns)."""
+    return expand(P("patterns_shard"), shard=range(SHARDS))
+
+
+def images_shards(wildcards):
+    """The images shard files of one mode, in shard order (gather_shaping)."""
+    return expand(P("images_shard"), mode=wildcards.mode, shard=range(SHARDS))
 
 
 def model_images(wildcards):

@@ -1,7 +1,7 @@
 rule split_dataset:
     input:
         structures=rules.generate_structures.output.table,
-        patterns=rules.simulate_patterns.output.patterns,
+        patterns=P("patterns"),
     output:
         split=P("split"),
         counts=P("split_counts"),

@@ -68,6 +68,15 @@ def _patterns(command: Command) -> None:
         help="patterns HDF5 to write (uint8 (N, variants, 3, H, W), docs/artifacts.md)",
     )  # fmt: skip
     p.add_argument("--figure", metavar="PNG", help="also plot example patterns here")
+    p.add_argument(
+        "--shard", metavar="K/N",
+        help="simulate only shard K of N (contiguous rows; config shards, xtalsym.shards)",
+    )  # fmt: skip
+    p.add_argument(
+        "--gather", nargs="+", metavar="H5",
+        help="write --out as virtual datasets over these shard files (in shard order) "
+        "instead of simulating",
+    )  # fmt: skip
 
 
 def _shaping(command: Command) -> None:
@@ -96,6 +105,11 @@ def _shaping(command: Command) -> None:
         help="output HDF5 (with --patterns) or directory (with image files)",
     )  # fmt: skip
     p.add_argument("--figure", metavar="PNG", help="also plot raw vs shaped examples here")
+    p.add_argument(
+        "--gather", nargs="+", metavar="H5",
+        help="with --patterns (the gathered patterns.h5): write --out as virtual datasets "
+        "over these images shards (in shard order) instead of shaping",
+    )  # fmt: skip
 
 
 def _split(command: Command) -> None:

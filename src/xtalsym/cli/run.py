@@ -50,14 +50,27 @@ def dispatch(args: argparse.Namespace) -> int:
 
         run_structures(cfg, args.out)
     elif cmd == "patterns":
-        from ..patterns import run_patterns
+        from ..patterns import gather_patterns, run_patterns
+        from ..shards import parse_shard
 
-        run_patterns(cfg, args.structures, args.out, figure_path=args.figure)
+        if args.gather and args.shard:
+            raise SystemExit("xtalsym patterns: give --shard or --gather, not both")
+        if args.gather:
+            gather_patterns(cfg, args.structures, args.gather, args.out, figure_path=args.figure)
+        else:
+            shard = parse_shard(args.shard) if args.shard else None
+            run_patterns(cfg, args.structures, args.out, figure_path=args.figure, shard=shard)
     elif cmd == "shaping":
         from .. import shaping
 
         opts = shaping.ShapingOptions.from_config(cfg["shaping"]["quirks"])
-        if args.patterns:
+        if args.gather:
+            if not args.patterns:
+                raise SystemExit("xtalsym shaping: --gather needs --patterns")
+            shaping.gather_shaping(
+                cfg, args.patterns, args.gather, args.mode, args.out, figure_path=args.figure
+            )
+        elif args.patterns:
             shaping.run_shaping(cfg, args.patterns, args.mode, args.out, figure_path=args.figure)
         elif args.images:
             outcomes = shaping.shape_image_files([Path(p) for p in args.images], args.out, opts)

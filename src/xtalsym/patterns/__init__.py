@@ -2,7 +2,8 @@
 
 Public API: :func:`simulate_structure` (one structure -> (3, size, size) uint8),
 :class:`PatternCalculator` (settings in, ``get_patterns(structure, seeds)`` out),
-:func:`run_patterns` (the stage: structures.parquet -> patterns.h5; older name ``run_simulation``), :func:`plot_examples`.
+:func:`run_patterns` (the stage: structures.parquet -> patterns.h5; older name ``run_simulation``),
+:func:`gather_patterns` (shard files -> patterns.h5, config ``shards``), :func:`plot_examples`.
 Lower level, for validation and reuse: :func:`prepare`, :func:`reflections`,
 :func:`simulate_crystal`, :class:`Settings`, :func:`crystal_from_structure`.
 """
@@ -19,7 +20,7 @@ from .simulate import (
     reflections,
     simulate_crystal,
 )
-from .stage import plot_examples, run_patterns, run_simulation, tune_allocator
+from .stage import gather_patterns, plot_examples, run_patterns, run_simulation, tune_allocator
 
 __all__ = [
     "BEAM_FRAMES",
@@ -30,6 +31,7 @@ __all__ = [
     "Settings",
     "crystal_from_structure",
     "excited",
+    "gather_patterns",
     "plot_examples",
     "prepare",
     "reflections",

@@ -43,6 +43,7 @@ from ..io import (
     input_key,
     stamp_attrs,
 )
+from ..shards import gather, shard_rows, stamp_shard
 from ..spacegroups import crystal_system
 from .calculator import PatternCalculator
 from .simulate import Settings
@@ -127,11 +128,44 @@ def _simulate_compressed(
 
 
 def _batches(
-    pf: pq.ParquetFile, chunk_size: int
+    pf: pq.ParquetFile, chunk_size: int, start: int = 0, stop: int | None = None
 ) -> Iterator[tuple[list[str], np.ndarray, list[str]]]:
-    for batch in pf.iter_batches(batch_size=chunk_size, columns=["id", "spacegroup", "structure"]):
-        cols = batch.to_pydict()
-        yield cols["id"], np.asarray(cols["spacegroup"], dtype=np.int64), cols["structure"]
+    """Rows start..stop of the table in batches of exactly ``chunk_size`` rows (the last one
+    shorter), decoding only the row groups that hold them."""
+    meta = pf.metadata
+    stop = meta.num_rows if stop is None else stop
+    groups, first, at = [], None, 0
+    for g in range(meta.num_row_groups):
+        rows = meta.row_group(g).num_rows
+        if at < stop and at + rows > start:
+            groups.append(g)
+            first = at if first is None else first
+        at += rows
+    if not groups or stop <= start:
+        return
+    skip, left = start - first, stop - start
+    cols: dict[str, list] = {"id": [], "spacegroup": [], "structure": []}
+
+    def emit(n: int) -> tuple[list[str], np.ndarray, list[str]]:
+        out = {k: v[:n] for k, v in cols.items()}
+        for v in cols.values():
+            del v[:n]
+        return out["id"], np.asarray(out["spacegroup"], dtype=np.int64), out["structure"]
+
+    for batch in pf.iter_batches(batch_size=chunk_size, row_groups=groups, columns=list(cols)):
+        if skip >= batch.num_rows:
+            skip -= batch.num_rows
+            continue
+        batch = batch.slice(skip, left)
+        skip, left = 0, left - batch.num_rows
+        for k, v in batch.to_pydict().items():
+            cols[k].extend(v)
+        while len(cols["id"]) >= chunk_size:
+            yield emit(chunk_size)
+        if left == 0:
+            break
+    if cols["id"]:
+        yield emit(len(cols["id"]))
 
 
 class _Done:
@@ -178,19 +212,25 @@ def run_patterns(
     structures_path: str | Path,
     out_path: str | Path,
     figure_path: str | Path | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> None:
     """Simulate every structure of ``structures_path`` into ``out_path`` (patterns.h5).
 
     Reads only cfg["patterns"] and cfg["seed"]. Datasets: ``patterns`` uint8
     (N, V, 3, size, size), ``ids`` str (N,), ``spacegroup`` int (N,), row-aligned with the
     Parquet table; attributes: the config slice (stamp_attrs), ``failed``, ``detector_axes``.
+    ``shard`` (k, N): only the rows of shard k of N (xtalsym.shards), recorded in the file's
+    shard attributes; :func:`gather_patterns` joins the shards. Each crystal's noise seeds
+    depend on its id only, so a shard's rows equal those rows of the unsharded file.
     """
     params, seed = cfg["patterns"], int(cfg["seed"])
     settings = Settings.from_params(params)
     n_var, size = int(params["n_variants"]), settings.size
     workers, chunk = int(params["workers"]), int(params["chunk_size"])
     pf = pq.ParquetFile(check_artifact(structures_path))
-    n = pf.metadata.num_rows
+    n_total = pf.metadata.num_rows
+    lo, hi = (0, n_total) if shard is None else shard_rows(n_total, *shard)
+    n = hi - lo
     row_bytes = n_var * 3 * size * size
     rows_per_chunk = max(1, min(CHUNK_BYTES // row_bytes, n))  # as image_dataset clips it
     # tasks cover whole HDF5 chunks, so each task's chunks are written as they come
@@ -204,10 +244,13 @@ def run_patterns(
         h5.create_dataset("spacegroup", shape=(n,), dtype=np.int64)
         h5.attrs["_failed"] = "[]"
 
-    logger.info("simulating %d structures x %d variants with %d worker(s)", n, n_var, workers)
+    what = "" if shard is None else f" (shard {shard[0]}/{shard[1]}: rows {lo}..{hi})"
+    logger.info("simulating %d structures x %d variants with %d worker(s)%s", n, n_var, workers,
+                what)  # fmt: skip
+    key = input_key(cfg_slice, structures_path, n=n, rows=[lo, hi, n_total])
     with (
         _pool(workers) as submit,
-        ResumableH5(out_path, input_key(cfg_slice, structures_path, n=n), n_tasks, init) as out,
+        ResumableH5(out_path, key, n_tasks, init) as out,
         tqdm(total=n, unit="crystal", desc="patterns", mininterval=2.0) as bar,
     ):
         h5 = out.h5
@@ -236,7 +279,7 @@ def run_patterns(
         # In process, write each batch at once (nothing runs ahead of it).
         in_flight = 2 * workers if workers > 1 else 1
         start = 0
-        for k, (ids, sgs, structures) in enumerate(_batches(pf, task_rows)):
+        for k, (ids, sgs, structures) in enumerate(_batches(pf, task_rows, lo, hi)):
             if out.done[k]:
                 bar.update(len(ids))
             else:
@@ -251,13 +294,43 @@ def run_patterns(
             drain_one()
         if start != n:
             raise RuntimeError(f"{structures_path}: read {start} rows, metadata says {n}")
-        if n and len(failed) == n:  # a bug, not bad structures: do not leave a blank file
+        # a bug, not bad structures: do not leave a blank file (a shard may be all bad luck:
+        # the gather checks the whole table)
+        if n and len(failed) == n and shard is None:
             raise RuntimeError(f"every structure failed to simulate, e.g. {failed[0]}")
         del h5.attrs["_failed"]
         stamp_attrs(h5, cfg_slice, failed=failed, detector_axes=DETECTOR_AXES)
+        if shard is not None:
+            stamp_shard(h5, shard, (lo, hi), n_total)
     logger.info("wrote %s (%d structures, %d failed)", out_path, n, len(failed))
     if figure_path is not None:
         plot_examples(structures_path, params, figure_path, seed)
+
+
+def gather_patterns(
+    cfg: dict[str, Any],
+    structures_path: str | Path,
+    shard_paths: list[str | Path],
+    out_path: str | Path,
+    figure_path: str | Path | None = None,
+) -> None:
+    """patterns.h5 as virtual datasets over the shard files of :func:`run_patterns`
+    (xtalsym.shards.gather), checked against the structures table, and the stage's figure."""
+    pf = pq.ParquetFile(check_artifact(structures_path))
+    n = gather(shard_paths, out_path)
+    if n != pf.metadata.num_rows:
+        Path(out_path).unlink()
+        raise ValueError(f"{len(shard_paths)} shards hold {n} rows, {structures_path} has "
+                         f"{pf.metadata.num_rows}: gather the shards of this table")  # fmt: skip
+    with h5py.File(out_path, "r") as h5:
+        failed = json.loads(h5.attrs["failed"])
+    if n and len(failed) == n:
+        Path(out_path).unlink()
+        raise RuntimeError(f"every structure failed to simulate, e.g. {failed[0]}")
+    logger.info("gathered %d shards into %s (%d structures, %d failed)", len(shard_paths),
+                out_path, n, len(failed))  # fmt: skip
+    if figure_path is not None:
+        plot_examples(structures_path, cfg["patterns"], figure_path, int(cfg["seed"]))
 
 
 #: The older name of :func:`run_patterns`, kept for existing scripts.

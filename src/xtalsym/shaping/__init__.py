@@ -3,7 +3,7 @@
 - :mod:`.core`: the authors' algorithm, vectorised (``shape``, ``shape_batch``).
 - :mod:`.rgb`: their RGB composition (``compose_rgb``, ``shape_rgb``).
 - :mod:`.resize`: their loader's nearest resize as index selection.
-- :mod:`.stage`: patterns.h5 -> {shaped,unshaped}.h5 (``run_shaping``).
+- :mod:`.stage`: patterns.h5 -> {shaped,unshaped}.h5 (``run_shaping``; shards: ``gather_shaping``).
 - :mod:`.figure`: raw vs shaped examples (``plot_examples``).
 - :mod:`.imagefiles`: shaping plain image files (``shape_image_files``).
 """
@@ -24,7 +24,7 @@ from .figure import plot_examples
 from .imagefiles import axis_from_name, read_pattern_image, read_shaped_image, shape_image_files
 from .resize import RESIZES, block_max, loader_indices, resize, resize_like_loader
 from .rgb import compose_rgb, shape_rgb
-from .stage import run_shaping, shape_crystals
+from .stage import gather_shaping, run_shaping, shape_crystals
 
 __all__ = [
     "AXIS_CHANNEL",
@@ -44,6 +44,7 @@ __all__ = [
     "resize",
     "read_shaped_image",
     "resize_like_loader",
+    "gather_shaping",
     "run_shaping",
     "shape",
     "shape_batch",

@@ -36,6 +36,7 @@ from ..io import (
     stamp_attrs,
     write_ids,
 )
+from ..shards import SHARD_ATTRS, gather
 from .core import ShapingOptions, shape_batch, unshaped_batch
 from .resize import resize
 
@@ -135,6 +136,8 @@ def run_shaping(
         n, n_var, n_ax, h, w = full
         ids, spacegroup = read_ids(f), f["spacegroup"][...]
         patterns_hash = f.attrs.get("config_hash", "")
+        # a patterns shard (config shards > 1) makes an images shard of the same rows
+        shard = {k: f.attrs[k] for k in SHARD_ATTRS if k in f.attrs}
     if n_ax != 3 or h != w:
         raise ValueError(f"{patterns_path}: patterns must be (N, V, 3, H, H), got {full}")
     if size > h:
@@ -189,12 +192,41 @@ def run_shaping(
         while pending:
             drain_one()
         _finalise(out.h5, ids, spacegroup, cfg_slice, mode, opts, patterns_hash)
+        out.h5.attrs.update(shard)
     dt = time.perf_counter() - t0
     logger.info("wrote %s (%d crystals, %.1f s, %.0f patterns/s)", out_path, n, dt,
                 n * n_var * 3 / max(dt, 1e-9))  # fmt: skip
     if figure_path is not None:
         from .figure import plot_examples
 
+        plot_examples(patterns_path, figure_path, opts, mode=mode, seed=int(cfg["seed"]))
+
+
+def gather_shaping(
+    cfg: dict[str, Any],
+    patterns_path: str | os.PathLike,
+    shard_paths: list[str | os.PathLike],
+    mode: str,
+    out_path: str | os.PathLike,
+    figure_path: str | os.PathLike | None = None,
+) -> None:
+    """{mode}.h5 as virtual datasets over the images shards of :func:`run_shaping`
+    (xtalsym.shards.gather), checked row by row against the (gathered) patterns file's ids,
+    and the stage's figure from that patterns file."""
+    patterns_path = check_artifact(patterns_path)
+    n = gather(shard_paths, out_path)
+    with h5py.File(patterns_path, "r") as f, h5py.File(out_path, "r") as g:
+        same = n == len(f["ids"]) and (read_ids(f) == read_ids(g)).all()
+        wrong_mode = g.attrs["mode"] != mode
+    if not same or wrong_mode:
+        Path(out_path).unlink()
+        why = f"not mode {mode}" if wrong_mode else f"not the rows of {patterns_path}"
+        raise ValueError(f"{len(shard_paths)} shards gathered into {out_path}: {why}")
+    logger.info("gathered %d shards into %s (%d crystals)", len(shard_paths), out_path, n)
+    if figure_path is not None:
+        from .figure import plot_examples
+
+        opts = ShapingOptions.from_config(cfg["shaping"]["quirks"])
         plot_examples(patterns_path, figure_path, opts, mode=mode, seed=int(cfg["seed"]))
 
 

@@ -1,0 +1,138 @@
+"""Shards (config ``shards``): patterns and shaping per shard, gathered as virtual datasets,
+give the unsharded files' arrays, rows and attributes; the gathered view survives a move of
+the results directory and refuses missing or misordered shards."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from xtalsym.config import validate
+from xtalsym.io import DamagedArtifactError, check_artifact
+from xtalsym.patterns import gather_patterns, run_patterns
+from xtalsym.patterns.reference import reference_structures
+from xtalsym.shaping import gather_shaping, run_shaping
+from xtalsym.shards import gather, missing_sources, parse_shard, shard_rows
+
+SPACEGROUPS = {"NaCl": 225, "Mg": 194, "TiO2": 136, "CaTiO3": 62, "mono-P21c": 14, "tric-P-1": 2}
+
+
+def test_shard_rows_tile_the_table_in_order():
+    for n in (0, 1, 7, 100):
+        for shards in (1, 3, 8):
+            blocks = [shard_rows(n, k, shards) for k in range(shards)]
+            assert blocks[0][0] == 0 and blocks[-1][1] == n
+            assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:], strict=False))
+            sizes = [hi - lo for lo, hi in blocks]
+            assert max(sizes) - min(sizes) <= 1
+    assert parse_shard("2/5") == (2, 5)
+    for bad in ("5/5", "-1/3", "1", "a/b", "0/0"):
+        with pytest.raises(ValueError, match="shard"):
+            parse_shard(bad)
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    """Seven crystals (one that cannot be simulated) in row groups of 3, so shards start and
+    end inside row groups."""
+    refs = reference_structures()
+    rows = [
+        {"id": f"ref-{name}", "spacegroup": sg, "structure": refs[name].to_json()}
+        for name, sg in SPACEGROUPS.items()
+    ]
+    bad = refs["NaCl"].copy()
+    bad.replace_species({"Na": "Es"})
+    rows.insert(2, {"id": "ref-bad", "spacegroup": 225, "structure": bad.to_json()})
+    path = tmp_path_factory.mktemp("structures") / "structures.parquet"
+    pd.DataFrame(rows).to_parquet(path, index=False, row_group_size=3)
+    return path
+
+
+CFG = validate({
+    "seed": 5,
+    "patterns": {"size": 64, "scale": 0.03, "chunk_size": 2, "n_variants": 2, "workers": 1},
+    "shaping": {"input_size": 32, "chunk_size": 2, "workers": 1},
+})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def unsharded(table, tmp_path_factory):
+    d = tmp_path_factory.mktemp("unsharded")
+    run_patterns(CFG, table, d / "patterns.h5")
+    for mode in ("shaped", "unshaped"):
+        run_shaping(CFG, d / "patterns.h5", mode, d / f"{mode}.h5")
+    return d
+
+
+def contents(path):
+    """Datasets' values and the file's attributes but artifact_id."""
+    with h5py.File(path) as f:
+        attrs = {k: v for k, v in f.attrs.items() if k != "artifact_id"}
+        data = {k: (ds[...], ds.is_virtual) for k, ds in f.items()}
+        return attrs, data, f.attrs["artifact_id"]
+
+
+def sharded_run(table, root, shards):
+    parts = []
+    for k in range(shards):
+        p = root / "patterns" / "shards" / f"{k}.h5"
+        run_patterns(CFG, table, p, shard=(k, shards))
+        parts.append(p)
+    gather_patterns(CFG, table, parts, root / "patterns/patterns.h5")
+    for mode in ("shaped", "unshaped"):
+        images = []
+        for k, p in enumerate(parts):
+            images.append(root / "shaping" / "shards" / f"{mode}-{k}.h5")
+            run_shaping(CFG, p, mode, images[-1])
+        gather_shaping(
+            CFG, root / "patterns/patterns.h5", images, mode, root / f"shaping/{mode}.h5"
+        )
+    return parts
+
+
+@pytest.mark.parametrize("shards", [3, 8])  # 8 > 7 rows: an empty shard maps nothing
+def test_sharded_stages_gather_to_the_unsharded_files(table, unsharded, tmp_path, shards):
+    sharded_run(table, tmp_path, shards)
+    for name, ref in (("patterns/patterns.h5", "patterns.h5"), ("shaping/shaped.h5", "shaped.h5"),
+                      ("shaping/unshaped.h5", "unshaped.h5")):  # fmt: skip
+        a_attrs, a_data, a_id = contents(unsharded / ref)
+        b_attrs, b_data, b_id = contents(tmp_path / name)
+        assert a_attrs.keys() == b_attrs.keys() and a_data.keys() == b_data.keys()
+        for k, v in a_attrs.items():
+            assert v == b_attrs[k], (name, k)
+        for k, (values, virtual) in a_data.items():
+            assert not virtual and b_data[k][1], (name, k)  # gathered: virtual datasets
+            np.testing.assert_array_equal(values, b_data[k][0], err_msg=f"{name}:{k}")
+        assert a_id != b_id
+        check_artifact(tmp_path / name)
+    with h5py.File(tmp_path / "patterns/patterns.h5") as f:
+        assert [x["id"] for x in json.loads(f.attrs["failed"])] == ["ref-bad"]
+        assert f["patterns"][...].any()
+
+
+def test_gathered_view_moves_with_its_directory_and_refuses_missing_shards(table, tmp_path):
+    parts = sharded_run(table, tmp_path / "a", 2)
+    with h5py.File(tmp_path / "a/patterns/patterns.h5") as f:
+        before = f["patterns"][...]
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    moved = tmp_path / "b/patterns/patterns.h5"
+    with h5py.File(moved) as f:
+        np.testing.assert_array_equal(f["patterns"][...], before)
+    assert missing_sources(moved) == []
+    # shards out of order, or not all of them, are refused
+    moved_parts = [tmp_path / "b" / p.relative_to(tmp_path / "a") for p in parts]
+    with pytest.raises(ValueError, match="expected 0/2"):
+        gather(moved_parts[::-1], tmp_path / "x.h5")
+    with pytest.raises(ValueError, match="expected 0/1"):
+        gather(moved_parts[:1], tmp_path / "x.h5")
+    assert not (tmp_path / "x.h5").exists()
+    # HDF5 reads a missing source as zeros: check_artifact (every stage's input check) refuses
+    moved_parts[1].unlink()
+    assert missing_sources(moved) == [str(moved_parts[1])]
+    with pytest.raises(DamagedArtifactError, match=r"shards/1\.h5"):
+        check_artifact(moved)
