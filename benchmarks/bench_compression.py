@@ -27,7 +27,7 @@ import numpy as np
 
 from benchmarks.common import write_result
 from xtalsym.config import validate
-from xtalsym.patterns.stage import CHUNK_BYTES, run_simulation
+from xtalsym.patterns.stage import CHUNK_BYTES, run_patterns
 from xtalsym.shaping.stage import run_shaping
 from xtalsym.structures import run_structures
 
@@ -81,11 +81,11 @@ def make_artifacts(d: Path, per_class: int) -> dict[str, np.ndarray]:
     )
     run_structures(cfg, d / "structures", progress=False)
     table = d / "structures" / "structures.parquet"
-    run_simulation(cfg, table, d / "patterns.h5")
+    run_patterns(cfg, table, d / "patterns.h5")
     run_shaping(cfg, d / "patterns.h5", "shaped", d / "shaped.h5")
     clean = validate({**cfg, "patterns": {**cfg["patterns"], "noise": {
         k: 0 for k in cfg["patterns"]["noise"]}}})  # fmt: skip
-    run_simulation(clean, table, d / "clean.h5")
+    run_patterns(clean, table, d / "clean.h5")
     out = {}
     for name, (file, key) in {
         "patterns": ("patterns.h5", "patterns"),

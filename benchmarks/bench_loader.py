@@ -51,7 +51,7 @@ CODECS: dict[str, dict[str, Any]] = {
 
 def shaped_images(d: Path, per_class: int) -> np.ndarray:
     """Shaped 224-px images (N, V, 3, 2, 224, 224) of 72 x ``per_class`` synthetic crystals."""
-    from xtalsym.patterns.stage import run_simulation
+    from xtalsym.patterns.stage import run_patterns
     from xtalsym.shaping.stage import run_shaping
     from xtalsym.structures import run_structures
 
@@ -65,7 +65,7 @@ def shaped_images(d: Path, per_class: int) -> np.ndarray:
         }
     )
     run_structures(cfg, d / "structures", progress=False)
-    run_simulation(cfg, d / "structures" / "structures.parquet", d / "patterns.h5")
+    run_patterns(cfg, d / "structures" / "structures.parquet", d / "patterns.h5")
     run_shaping(cfg, d / "patterns.h5", "shaped", d / "shaped.h5")
     with h5py.File(d / "shaped.h5", "r") as f:
         return f["images"][...]

@@ -6,7 +6,7 @@ orientation. Single process, same crystals, same run, in alternating rounds:
 - ours: ``simulate_structure`` with the default config (noise on), 3 patterns per crystal;
 - pymatgen: ``TEMCalculator().get_pattern`` along [100], [010], [001] (one zone-axis pattern
   each: reflections and intensities only, no image);
-then the stage (``run_simulation``: Parquet in, HDF5 out) with all cores, projected to the
+then the stage (``run_patterns``: Parquet in, HDF5 out) with all cores, projected to the
 paper's 108,658 crystals x 3 patterns. The process runs with ``tune_allocator()``, as the
 stage's workers do (both simulators share it).
 """
@@ -25,7 +25,7 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from benchmarks.common import write_result
 from xtalsym.config import validate
-from xtalsym.patterns import run_simulation, simulate_structure, tune_allocator
+from xtalsym.patterns import run_patterns, simulate_structure, tune_allocator
 
 PAPER_CRYSTALS = 108_658
 
@@ -101,7 +101,7 @@ def time_side_by_side(
 
 
 def time_stage(structures: list[Structure], cfg: dict, n: int, workers: int) -> float:
-    """Patterns per second of run_simulation on ``n`` crystals (the set repeated)."""
+    """Patterns per second of run_patterns on ``n`` crystals (the set repeated)."""
     rows = [
         {
             "id": f"bench-{i:06d}",
@@ -115,7 +115,7 @@ def time_stage(structures: list[Structure], cfg: dict, n: int, workers: int) -> 
         table = Path(tmp) / "structures.parquet"
         pd.DataFrame(rows).to_parquet(table, index=False)
         t0 = time.perf_counter()
-        run_simulation(cfg, table, Path(tmp) / "patterns.h5")
+        run_patterns(cfg, table, Path(tmp) / "patterns.h5")
         return 3 * n / (time.perf_counter() - t0)
 
 
@@ -158,7 +158,7 @@ def run(quick: bool = False) -> dict:
         "notes": (
             "ours: image rendering, noise (default config) and uint8 output included; "
             "pymatgen: TEMCalculator.get_pattern (reflections only, no image); "
-            "stage: run_simulation incl. Parquet read, JSON parsing and gzip HDF5 write"
+            "stage: run_patterns incl. Parquet read, JSON parsing and gzip HDF5 write"
         ),
     }
     return write_result("simulation", figures)

@@ -3,6 +3,7 @@ modules that still import them from conftest)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from .helpers import (  # noqa: F401
     SHARED,
     TINY_CONFIG,
     VENV_BIN,
+    TinyRun,
     effective_config,
     on_ci,
     recording,
@@ -28,6 +30,31 @@ def require_shared(path: Path, what: str) -> Path:
             pytest.fail(f"{msg}; CI must provide it")
         pytest.skip(msg)
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_slurm_controller_wait():
+    """Point SLURM's tools at an empty config for every test but the SLURM ones.
+
+    The SLURM executor plugin runs ``scontrol show config`` when Snakemake starts (for its help
+    text), and where scontrol is installed but no controller answers (after the SLURM tests
+    stop their cluster) that waits 10 s per Snakemake start; with an empty config it fails at
+    once. tests/test_slurm.py lifts this for its module.
+    """
+    if "SLURM_CONF" in os.environ:
+        yield
+        return
+    os.environ["SLURM_CONF"] = os.devnull
+    yield
+    os.environ.pop("SLURM_CONF", None)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> TinyRun:
+    """One local run of the tiny config per session (started on first use, in the
+    background): the SLURM tests compare their run with it, tests/test_workflow.py checks
+    its artifacts and plans reruns on it."""
+    return TinyRun(tmp_path_factory.mktemp("tiny_run"))
 
 
 @pytest.fixture

@@ -25,12 +25,12 @@ import torch
 
 from xtalsym import config
 from xtalsym.io import DamagedArtifactError, ResumableH5, atomic_path, check_artifact
-from xtalsym.patterns import run_simulation
+from xtalsym.patterns import run_patterns
 from xtalsym.patterns.reference import reference_structures
 from xtalsym.shaping.stage import run_shaping
 from xtalsym.split import run_split
 from xtalsym.structures import run_structures
-from xtalsym.train import run_training
+from xtalsym.train import run_train
 
 from .seed_cifs import SEEDS
 from .test_train import tiny_cfg, write_toy
@@ -175,7 +175,7 @@ def small_cfg() -> dict:
 def test_kill_patterns_and_shaping_anywhere(ctx, tmp_path, structures_parquet):
     cfg = small_cfg()
     ref, out = tmp_path / "ref" / "patterns.h5", tmp_path / "out" / "patterns.h5"
-    kill_and_resume(ctx, run_simulation, (cfg, structures_parquet, ref),
+    kill_and_resume(ctx, run_patterns, (cfg, structures_parquet, ref),
                     (cfg, structures_parquet, out), [(ref, out)], same_h5, seed=2)  # fmt: skip
     sref, sout = tmp_path / "ref" / "shaped.h5", tmp_path / "out" / "shaped.h5"
     kill_and_resume(ctx, run_shaping, (cfg, ref, "shaped", sref), (cfg, out, "shaped", sout),
@@ -189,7 +189,7 @@ def test_kill_training_anywhere(ctx, tmp_path):
     io = [str(h5_path), str(split_path), str(weights_path)]
     ref, out = tmp_path / "ref", tmp_path / "out"
     finals = [(ref / "model.pt", out / "model.pt")]
-    kill_and_resume(ctx, run_training, (cfg, "m", *io, ref, tmp_path / "ref_ck"),
+    kill_and_resume(ctx, run_train, (cfg, "m", *io, ref, tmp_path / "ref_ck"),
                     (cfg, "m", *io, out, tmp_path / "out_ck"), finals, same_weights, seed=4)  # fmt: skip
     a, b = pd.read_csv(ref / "history.csv"), pd.read_csv(out / "history.csv")
     assert a.drop(columns="seconds").equals(b.drop(columns="seconds"))
@@ -198,10 +198,10 @@ def test_kill_training_anywhere(ctx, tmp_path):
 def test_truncated_artifacts_are_named_with_their_rule(tmp_path, structures_parquet):
     cfg = small_cfg()
     pat = tmp_path / "patterns.h5"
-    run_simulation(cfg, structures_parquet, pat)
+    run_patterns(cfg, structures_parquet, pat)
     for name, rule, reader in [
         ("structures.parquet", "generate_structures",
-         lambda p: run_simulation(cfg, p, tmp_path / "x.h5")),
+         lambda p: run_patterns(cfg, p, tmp_path / "x.h5")),
         ("patterns.h5", "simulate_patterns",
          lambda p: run_shaping(cfg, p, "shaped", tmp_path / "y.h5")),
         ("structures.parquet", "generate_structures",
@@ -218,7 +218,7 @@ def test_truncated_artifacts_are_named_with_their_rule(tmp_path, structures_parq
     raw = h5_path.read_bytes()
     h5_path.write_bytes(raw[: len(raw) // 2])
     with pytest.raises(DamagedArtifactError, match=r"shaped.h5: truncated .*rule shape_patterns"):
-        run_training(
+        run_train(
             tiny_cfg(), "m", h5_path, split_path, weights_path, tmp_path / "m", tmp_path / "c"
         )
     split_path.write_bytes(split_path.read_bytes()[:-7])
@@ -264,12 +264,12 @@ def test_full_disk_mid_stage_keeps_the_partial_and_resumes(tmp_path, structures_
 
     monkeypatch.setattr(ResumableH5, "mark", disk_full_on_third)
     with pytest.raises(OSError, match="No space left"):
-        run_simulation(cfg, structures_parquet, out)
+        run_patterns(cfg, structures_parquet, out)
     assert not out.exists() and (tmp_path / ".patterns.h5.partial").exists()
     assert "finished tasks stay in" in caplog.text and "patterns.h5" in caplog.text
     monkeypatch.setattr(ResumableH5, "mark", real)
-    run_simulation(cfg, structures_parquet, out)  # resumes from the partial file
-    run_simulation(cfg, structures_parquet, tmp_path / "fresh.h5")
+    run_patterns(cfg, structures_parquet, out)  # resumes from the partial file
+    run_patterns(cfg, structures_parquet, tmp_path / "fresh.h5")
     assert same_h5(out, tmp_path / "fresh.h5")
     with h5py.File(out) as h5:
         assert json.loads(h5.attrs["failed"]) == []

@@ -127,6 +127,22 @@ def test_imaging_conditions_drawn_within_ranges():
     assert abs(np.median(im) - cond.background) < 3 + 0.15 * cond.background
 
 
+def test_training_range_of_each_noise_kind():
+    """The robustness figure's training band: tilts up to 0.3 deg train on the whole cone
+    [0, 0.3], a jitter sd of 0.02 A on that level, a background range on the range; the
+    levels actually drawn lie in that band."""
+    assert nz.training_range("tilt", 0.3) == (0.0, 0.3)
+    assert nz.training_range("vacancy", 0.1) == (0.0, 0.1)
+    assert nz.training_range("jitter", 0.02) == (0.02, 0.02)
+    assert nz.training_range("background", [5, 30]) == (5.0, 30.0)
+    frames = np.broadcast_to(np.eye(3), (3, 3, 3)).copy()
+    rng = np.random.default_rng(0)
+    tilts = [np.degrees(np.arccos(np.clip(nz.tilt_frames(frames, 0.3, rng)[:, 0] @ [1, 0, 0], -1, 1)))
+             for _ in range(50)]  # fmt: skip
+    lo, hi = nz.training_range("tilt", 0.3)
+    assert lo <= np.min(tilts) < 0.1 and 0.25 < np.max(tilts) <= hi + 1e-9
+
+
 def test_thicker_crystal_fewer_off_zone_spots_and_scale_moves_spots():
     st = Settings.from_params(params(thickness=[50.0, 500.0]))
     t = prepare(crystal_from_structure(reference_structure("tric-P-1")), st)

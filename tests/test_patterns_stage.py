@@ -12,7 +12,7 @@ import pytest
 from xtalsym import __version__
 from xtalsym.config import strip_runtime, validate
 from xtalsym.io import config_hash, derive_seed
-from xtalsym.patterns import run_simulation, simulate_structure
+from xtalsym.patterns import run_patterns, simulate_structure
 from xtalsym.patterns.reference import reference_structures
 
 from .conftest import recording
@@ -47,7 +47,7 @@ def test_run_simulation_writes_aligned_reproducible_patterns(structures_parquet,
     path, rows = structures_parquet
     cfg = small_config(n_variants=2, workers=workers)
     out, fig = tmp_path / "patterns" / "patterns.h5", tmp_path / "patterns" / "examples.png"
-    run_simulation(cfg, path, out, figure_path=fig)
+    run_patterns(cfg, path, out, figure_path=fig)
     assert fig.stat().st_size > 10_000
     assert sorted(p.name for p in out.parent.iterdir()) == ["examples.png", "patterns.h5"]
     with h5py.File(out) as f:
@@ -83,7 +83,7 @@ def test_workers_do_not_change_the_result(structures_parquet, tmp_path):
     outs = []
     for workers in (1, 2):
         out = tmp_path / f"w{workers}.h5"
-        run_simulation(small_config(workers=workers, chunk_size=3), path, out)
+        run_patterns(small_config(workers=workers, chunk_size=3), path, out)
         with h5py.File(out) as f:
             outs.append(f["patterns"][...])
     assert np.array_equal(*outs)
@@ -94,7 +94,7 @@ def test_clean_config_gives_clean_patterns(structures_parquet, tmp_path):
     cfg = small_config(workers=1)
     cfg["patterns"]["noise"] = dict.fromkeys(cfg["patterns"]["noise"], 0)
     out = tmp_path / "clean.h5"
-    run_simulation(cfg, path, out)
+    run_patterns(cfg, path, out)
     with h5py.File(out) as f:
         first = f["patterns"][0, 0]
     assert np.array_equal(
@@ -110,7 +110,7 @@ def test_only_the_patterns_section_and_seed_matter(structures_parquet, tmp_path)
     b["split"]["min_per_class"] = 2
     outs = []
     for i, cfg in enumerate((a, b)):
-        run_simulation(cfg, path, tmp_path / f"{i}.h5")
+        run_patterns(cfg, path, tmp_path / f"{i}.h5")
         with h5py.File(tmp_path / f"{i}.h5") as f:
             outs.append((f["patterns"][...], f.attrs["config_hash"]))
     assert np.array_equal(outs[0][0], outs[1][0]) and outs[0][1] == outs[1][1]
@@ -120,7 +120,7 @@ def test_empty_table(tmp_path):
     path = tmp_path / "empty.parquet"
     pd.DataFrame({"id": pd.Series([], dtype=str), "spacegroup": pd.Series([], dtype=int),
                   "structure": pd.Series([], dtype=str)}).to_parquet(path)  # fmt: skip
-    run_simulation(small_config(workers=1), path, tmp_path / "e.h5")
+    run_patterns(small_config(workers=1), path, tmp_path / "e.h5")
     with h5py.File(tmp_path / "e.h5") as f:
         assert f["patterns"].shape == (0, 1, 3, 96, 96) and len(f["ids"]) == 0
 
@@ -131,7 +131,7 @@ def test_all_structures_failing_is_an_error(structures_parquet, tmp_path):
     path = tmp_path / "bad.parquet"
     pd.DataFrame(bad).to_parquet(path, index=False)
     with pytest.raises(RuntimeError, match="every structure failed"):
-        run_simulation(small_config(workers=1), path, tmp_path / "bad.h5")
+        run_patterns(small_config(workers=1), path, tmp_path / "bad.h5")
     assert not (tmp_path / "bad.h5").exists()  # nothing half-written under the artifact's name
 
 
@@ -146,13 +146,13 @@ def test_interrupted_simulation_resumes_from_its_last_finished_batch(
     monkeypatch.setattr(stage, "_simulate_compressed", recording(real, calls, ids, interrupt_on=3))
     out = tmp_path / "patterns.h5"
     with pytest.raises(KeyboardInterrupt):
-        run_simulation(cfg, path, out)
+        run_patterns(cfg, path, out)
     assert not out.exists() and (tmp_path / ".patterns.h5.partial").exists()
     calls.clear()
     monkeypatch.setattr(stage, "_simulate_compressed", recording(real, calls, ids))
-    run_simulation(cfg, path, out)
+    run_patterns(cfg, path, out)
     assert calls == [[r["id"] for r in rows[4:6]], [rows[6]["id"]]]  # only the unfinished ones
-    run_simulation(cfg, path, tmp_path / "fresh.h5")
+    run_patterns(cfg, path, tmp_path / "fresh.h5")
     with h5py.File(out) as a, h5py.File(tmp_path / "fresh.h5") as b:
         assert np.array_equal(a["patterns"][...], b["patterns"][...])
         assert list(a["ids"].asstr()[...]) == [r["id"] for r in rows]

@@ -26,7 +26,7 @@ import pytest  # noqa: E402
 from pymatgen.core import Lattice, Structure  # noqa: E402
 
 from xtalsym.config import validate  # noqa: E402
-from xtalsym.evaluate import build_report, run_evaluation, run_robustness  # noqa: E402
+from xtalsym.evaluate import run_evaluate, run_report, run_robustness  # noqa: E402
 from xtalsym.evaluate.metrics import compute_metrics  # noqa: E402
 from xtalsym.evaluate.robustness import Task, level_params, ordered_results, run_task  # noqa: E402
 from xtalsym.evaluate.stats import wilson_interval  # noqa: E402
@@ -172,7 +172,7 @@ def evaluated(art):
     r = art["root"]
     out = {}
     for name, mode in (("msdn", "shaped"), ("vgg", "unshaped")):
-        out[name] = run_evaluation(
+        out[name] = run_evaluate(
             art["cfg"],
             art["bundles"][name],
             art["images"][mode],
@@ -210,7 +210,7 @@ def test_evaluation_matches_the_model_outputs(art, evaluated):
 
 def test_evaluation_refuses_images_of_the_other_mode(art, tmp_path):
     with pytest.raises(ValueError, match="unshaped images but model 'msdn'"):
-        run_evaluation(
+        run_evaluate(
             art["cfg"],
             art["bundles"]["msdn"],
             art["images"]["unshaped"],
@@ -319,7 +319,7 @@ def test_report_holds_every_table_and_figure(art, evaluated, robustness):
     pd.DataFrame(
         [{"id": "sg999-x", "spacegroup": 2, "reason": "no scattering factor for Es"}]
     ).to_csv(r / "split/excluded.csv", index=False)
-    build_report(
+    run_report(
         art["cfg"],
         {m: r / "evaluate" / m / "metrics.json" for m in ("msdn", "vgg")},
         {m: r / "models" / m / "history.csv" for m in ("msdn", "vgg")},
@@ -466,7 +466,7 @@ def test_evaluation_trust_outputs(art, evaluated):
         for fig in ("reliability.png", "risk_coverage.png"):
             assert (d / fig).stat().st_size > 10_000
     rep = r / "report_trust"
-    build_report(
+    run_report(
         art["cfg"],
         {m: r / "evaluate" / m / "metrics.json" for m in ("msdn", "vgg")},
         {m: r / "models" / m / "history.csv" for m in ("msdn", "vgg")},

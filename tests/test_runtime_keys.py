@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from xtalsym.config import validate
-from xtalsym.patterns import run_simulation
+from xtalsym.patterns import run_patterns
 from xtalsym.patterns.reference import reference_structures
 from xtalsym.shaping import run_shaping
 
@@ -29,7 +29,7 @@ def test_chunk_size_changes_no_pixel_and_no_stamp(tmp_path):
             }
         )
         pats, imgs = tmp_path / f"p{chunk}.h5", tmp_path / f"s{chunk}.h5"
-        run_simulation(cfg, src, pats)
+        run_patterns(cfg, src, pats)
         run_shaping(cfg, pats, "shaped", imgs)
         with h5py.File(pats) as p, h5py.File(imgs) as s:
             out.append(

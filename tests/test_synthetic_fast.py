@@ -100,19 +100,26 @@ def test_shortest_ratio_finds_images_across_the_cell():
 
 
 def test_fast_rows_equal_structure_rows():
-    """row_from_cell is structure_row on the same crystal, column for column."""
+    """row_from_cell is structure_row on the same crystal, column for column, also when it
+    skips the second spglib call for a crystal built in the group spglib finds."""
     cells = _cells(GROUPS, 2, seed=5)
     assert len(cells) >= 30
-    for i, (_, (lat, frac, numbers)) in enumerate(cells):
+    skipped_relabel = 0
+    for i, (sg, (lat, frac, numbers)) in enumerate(cells):
         s = Structure(Lattice(lat), [Element.from_Z(int(z)) for z in numbers], frac)
         try:
             want = structure_row(s, f"x-{i}", "synthetic", 0.01)
         except Skip as e:
-            with pytest.raises(Skip) as got:
-                row_from_cell(lat, frac, numbers, f"x-{i}", "synthetic", 0.01)
-            assert got.value.reason == e.reason
+            for built_in in (None, sg):
+                with pytest.raises(Skip) as got:
+                    row_from_cell(lat, frac, numbers, f"x-{i}", "synthetic", 0.01,
+                                  built_in=built_in)  # fmt: skip
+                assert got.value.reason == e.reason
             continue
         assert row_from_cell(lat, frac, numbers, f"x-{i}", "synthetic", 0.01) == want
+        assert row_from_cell(lat, frac, numbers, f"x-{i}", "synthetic", 0.01, built_in=sg) == want
+        skipped_relabel += want["spacegroup"] == sg
+    assert skipped_relabel >= 20
 
 
 def test_compositions_are_charge_balanced():

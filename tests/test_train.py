@@ -14,7 +14,7 @@ import torch
 
 from xtalsym import config
 from xtalsym.io import image_dataset, stamp_attrs, write_ids
-from xtalsym.train import compose_inputs, load_bundle, predict_proba, run_training
+from xtalsym.train import compose_inputs, load_bundle, predict_proba, run_train
 from xtalsym.train.data import open_image_file, read_split_rows
 from xtalsym.train.loading import load_splits
 from xtalsym.train.trainer import select_device
@@ -153,7 +153,7 @@ def test_training_learns_separable_toy_set(tmp_path, arch, mode, imbalance):
     h5_path, split_path, weights_path = write_toy(tmp_path, mode=mode)
     cfg = tiny_cfg(arch, mode, epochs=8, imbalance=imbalance)
     out, ck = tmp_path / "model", tmp_path / "ckpt"
-    run_training(cfg, "m", h5_path, split_path, weights_path, out, ck)
+    run_train(cfg, "m", h5_path, split_path, weights_path, out, ck)
     hist = pd.read_csv(out / "history.csv")
     assert list(hist.columns) == [
         "epoch",
@@ -205,14 +205,14 @@ def test_same_config_same_weights_and_streaming_works(tmp_path):
     cfg = tiny_cfg(epochs=2)
     states = []
     for name in ("a", "b"):
-        run_training(
+        run_train(
             cfg, "m", h5_path, split_path, weights_path, tmp_path / name, tmp_path / f"c{name}"
         )
         states.append(torch.load(tmp_path / name / "model.pt", weights_only=True))
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
     # Forced streaming (tiny RAM budget, one worker process) trains and reports too.
     cfg_s = tiny_cfg(epochs=2, cache_gb=2e-6, workers=1)
-    run_training(cfg_s, "m", h5_path, split_path, weights_path, tmp_path / "s", tmp_path / "cs")
+    run_train(cfg_s, "m", h5_path, split_path, weights_path, tmp_path / "s", tmp_path / "cs")
     hist = pd.read_csv(tmp_path / "s" / "history.csv")
     assert len(hist) == 2 and np.isfinite(hist["val_loss"]).all()
 
@@ -222,13 +222,13 @@ def test_early_stopping_keeps_best_epoch(tmp_path):
     # A learning rate too small to change anything: validation never improves.
     # (No BatchNorm either, whose running statistics would still move the val loss.)
     cfg = tiny_cfg(epochs=10, patience=2, lr=1e-12, norm="none")
-    run_training(cfg, "m", h5_path, split_path, weights_path, tmp_path / "o", tmp_path / "c")
+    run_train(cfg, "m", h5_path, split_path, weights_path, tmp_path / "o", tmp_path / "c")
     card = json.loads((tmp_path / "o" / "model_card.json").read_text())
     assert card["stopped_early"] and card["best_epoch"] == 1 and card["epochs_run"] == 3
     assert len(pd.read_csv(tmp_path / "o" / "history.csv")) == 3
     # Started again, a finished (early-stopped) run trains no more epochs.
     ran = []
-    run_training(
+    run_train(
         cfg,
         "m",
         h5_path,
@@ -244,7 +244,7 @@ def test_early_stopping_keeps_best_epoch(tmp_path):
 KILL_SCRIPT = textwrap.dedent(
     """
     import json, os, signal, sys
-    from xtalsym.train import run_training
+    from xtalsym.train import run_train
 
     cfg, args = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 
@@ -252,7 +252,7 @@ KILL_SCRIPT = textwrap.dedent(
         if epoch == 2:  # a hard kill right after epoch 2's checkpoint: no clean-up runs
             os.kill(os.getpid(), signal.SIGKILL)
 
-    run_training(cfg, "m", *args, on_epoch_end=die)
+    run_train(cfg, "m", *args, on_epoch_end=die)
     """
 )
 
@@ -279,7 +279,7 @@ def test_kill_and_resume_matches_uninterrupted_run(tmp_path):
     assert steps_2 > 0 and ckpt["scheduler"]["last_epoch"] == steps_2
 
     ran = []
-    run_training(cfg, "m", *args, on_epoch_end=lambda e, row: ran.append(e))
+    run_train(cfg, "m", *args, on_epoch_end=lambda e, row: ran.append(e))
     assert ran == [3, 4]  # continued, not started over
     final = torch.load(ck / "checkpoint.pt", weights_only=True)
     assert int(next(iter(final["optimizer"]["state"].values()))["step"]) == 2 * steps_2
@@ -288,7 +288,7 @@ def test_kill_and_resume_matches_uninterrupted_run(tmp_path):
     assert hist["seconds"].iloc[:2].tolist() == [r["seconds"] for r in ckpt["history"]]
 
     ref_out = tmp_path / "ref"
-    run_training(cfg, "m", h5_path, split_path, weights_path, ref_out, tmp_path / "ref_ckpt")
+    run_train(cfg, "m", h5_path, split_path, weights_path, ref_out, tmp_path / "ref_ckpt")
     a = torch.load(out / "model.pt", weights_only=True)
     b = torch.load(ref_out / "model.pt", weights_only=True)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -302,9 +302,9 @@ def test_kill_and_resume_matches_uninterrupted_run(tmp_path):
 def test_changed_config_does_not_resume_stale_checkpoint(tmp_path):
     h5_path, split_path, weights_path = write_toy(tmp_path)
     args = (h5_path, split_path, weights_path, tmp_path / "o", tmp_path / "c")
-    run_training(tiny_cfg(epochs=1), "m", *args)
+    run_train(tiny_cfg(epochs=1), "m", *args)
     ran = []
-    run_training(tiny_cfg(epochs=1, lr=0.001), "m", *args, on_epoch_end=lambda e, r: ran.append(e))
+    run_train(tiny_cfg(epochs=1, lr=0.001), "m", *args, on_epoch_end=lambda e, r: ran.append(e))
     assert ran == [1]
 
 
@@ -317,7 +317,7 @@ def test_rewritten_inputs_retrain_and_runtime_changes_resume(tmp_path):
 
     def epochs_run(cfg):
         ran = []
-        run_training(cfg, "m", *args, on_epoch_end=lambda e, r: ran.append(e))
+        run_train(cfg, "m", *args, on_epoch_end=lambda e, r: ran.append(e))
         return ran
 
     assert epochs_run(tiny_cfg(epochs=1)) == [1]

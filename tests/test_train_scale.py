@@ -17,7 +17,7 @@ import torch
 
 from xtalsym.models import build_model
 from xtalsym.train import distributed as ddp
-from xtalsym.train import load_bundle, predict_proba, run_training
+from xtalsym.train import load_bundle, predict_proba, run_train
 from xtalsym.train.data import open_image_file, read_split_rows
 from xtalsym.train.engine import Trainer
 from xtalsym.train.launch import launch_command
@@ -78,7 +78,7 @@ def test_short_bf16_run_learns_and_the_bundle_predicts(tmp_path):
     h5_path, split_path, weights_path = write_toy(tmp_path)
     cfg = tiny_cfg(epochs=8, precision="bf16")
     out = tmp_path / "model"
-    run_training(cfg, "m", h5_path, split_path, weights_path, out, tmp_path / "ck")
+    run_train(cfg, "m", h5_path, split_path, weights_path, out, tmp_path / "ck")
     hist = pd.read_csv(out / "history.csv")
     assert hist["train_loss"].iloc[-1] < 0.5 * hist["train_loss"].iloc[0]
     card = json.loads((out / "model_card.json").read_text())
@@ -127,7 +127,7 @@ def test_launch_command_srun_in_a_slurm_job_else_torchrun(tmp_path):
 DDP_SCRIPT = textwrap.dedent(
     """
     import json, os, signal, sys
-    from xtalsym.train import run_training
+    from xtalsym.train import run_train
 
     cfg, args, log, kill_at = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     rank = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID")))
@@ -138,7 +138,7 @@ DDP_SCRIPT = textwrap.dedent(
         if epoch == kill_at and rank == 0:  # hard kill after the checkpoint: no clean-up
             os.kill(os.getpid(), signal.SIGKILL)
 
-    run_training(cfg, "m", *args, on_epoch_end=record)
+    run_train(cfg, "m", *args, on_epoch_end=record)
     """
 )
 
@@ -226,7 +226,7 @@ def test_ddp_two_cpu_processes_train_resume_and_match_one_process(tmp_path):
     assert acc >= 0.75
 
     ref = tmp_path / "ref"
-    run_training(cfg, "m", h5_path, split_path, weights_path, ref, tmp_path / "ref_ck")
+    run_train(cfg, "m", h5_path, split_path, weights_path, ref, tmp_path / "ref_ck")
     a = torch.load(ck / "checkpoint.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "ref_ck" / "checkpoint.pt", weights_only=True)["model"]
     for k in a:
@@ -271,7 +271,7 @@ def test_training_from_the_raw_copy_gives_the_same_weights(tmp_path):
     states = {}
     for name, extra in {"gzip": {}, "raw": {"raw_copy": True}}.items():
         out, ck = tmp_path / name, tmp_path / "train" / name
-        run_training(tiny_cfg(epochs=1, **extra), "m", h5_path, split_path, weights_path, out, ck)
+        run_train(tiny_cfg(epochs=1, **extra), "m", h5_path, split_path, weights_path, out, ck)
         states[name] = torch.load(out / "model.pt", weights_only=True)
     assert len(list((tmp_path / "train" / "raw").glob("*.raw.npy"))) == 1
     a, b = states["gzip"], states["raw"]

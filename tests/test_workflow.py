@@ -66,16 +66,9 @@ def variant(tmp: Path, name: str, edit) -> Path:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("e2e")
-    results = tmp / "results"
-    proc = snakemake(results, tmp)
-    if proc.returncode != 0:
-        logs = "\n".join(
-            f"--- {p.name}\n{p.read_text()[-2000:]}" for p in sorted((results / "logs").glob("*"))
-        )
-        pytest.fail(f"snakemake failed:\n{proc.stderr[-4000:]}\n{logs}")
-    return tmp, results
+def run(tiny_run):
+    """(tmp dir, results dir) of the session's local tiny run (conftest.tiny_run)."""
+    return tiny_run.tmp, tiny_run.wait()
 
 
 def test_every_artifact_exists_with_documented_shape(run):
@@ -303,22 +296,6 @@ def test_new_structure_source_reruns_everything(run):
     assert DATA_RULES | {"train_model"} | EVAL_RULES <= rules
 
 
-def test_same_config_gives_identical_data_artifacts(run, tmp_path):
-    """Seeds: rerunning the data stages from scratch reproduces them bit for bit."""
-    _, r = run
-    r2 = tmp_path / "again"
-    proc = snakemake(r2, tmp_path, f"{r2}/split/split.csv", f"{r2}/shaping/shaped.h5")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    a = pd.read_parquet(r / "structures/structures.parquet")
-    b = pd.read_parquet(r2 / "structures/structures.parquet")
-    pd.testing.assert_frame_equal(a, b)
-    with h5py.File(r / "shaping/shaped.h5") as f, h5py.File(r2 / "shaping/shaped.h5") as g:
-        assert (f["images"][...] == g["images"][...]).all()
-    pd.testing.assert_frame_equal(
-        pd.read_csv(r / "split/split.csv"), pd.read_csv(r2 / "split/split.csv")
-    )
-
-
 def test_learning_curve_adds_only_its_own_jobs_and_the_report(run):
     """Enabling evaluate.learning_curve on a finished run plans its subset, training and
     evaluation per (model, n), the aggregation and the report, and reruns no main stage."""
@@ -333,10 +310,11 @@ SHARD_RULES = {"simulate_patterns_shard", "gather_patterns", "shape_patterns_sha
                "gather_shaping"}  # fmt: skip
 
 
-def test_sharded_data_stages_gather_to_the_unsharded_artifacts(run, tmp_path):
-    """shards: 3 runs patterns as 3 jobs and shaping as 3 per mode; the gathered patterns.h5
-    and {mode}.h5 are virtual datasets with the unsharded run's arrays, rows, ids, labels and
-    attributes (same seed). shards: 1 plans no shard or gather job."""
+def test_same_seed_gives_identical_data_artifacts_sharded_or_not(run, tmp_path):
+    """The data stages rerun from scratch with the same seed, now with shards: 3 (patterns
+    as 3 jobs, shaping as 3 per mode), reproduce the run's structures table and split bit for
+    bit, and the gathered patterns.h5 and {mode}.h5 are virtual datasets with the unsharded
+    run's arrays, rows, ids, labels and attributes. shards: 1 plans no shard or gather job."""
     tmp, r = run
     unsharded = planned_jobs(r, tmp, "--forceall")
     assert not set(unsharded) & SHARD_RULES
@@ -344,16 +322,18 @@ def test_sharded_data_stages_gather_to_the_unsharded_artifacts(run, tmp_path):
 
     cfg = variant(tmp_path, "shards", lambda c: c.update({"shards": 3}))
     r3 = tmp_path / "results"
-    # The structures stage is one job either way: start from the finished run's table.
-    shutil.copytree(r / "structures", r3 / "structures")
     files = ["patterns/patterns.h5", "shaping/shaped.h5", "shaping/unshaped.h5"]
     targets = [str(r3 / f) for f in [*files, "split/split.csv"]]
     assert planned_jobs(r3, tmp_path, *targets, configfile=cfg) == {
-        "simulate_patterns_shard": 3, "gather_patterns": 1, "shape_patterns_shard": 6,
-        "gather_shaping": 2, "split_dataset": 1,
+        "generate_structures": 1, "simulate_patterns_shard": 3, "gather_patterns": 1,
+        "shape_patterns_shard": 6, "gather_shaping": 2, "split_dataset": 1,
     }  # fmt: skip
     proc = snakemake(r3, tmp_path, *targets, configfile=cfg)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(r / "structures/structures.parquet"),
+        pd.read_parquet(r3 / "structures/structures.parquet"),
+    )
     assert len(list((r3 / "patterns/shards").glob("*.h5"))) == 3
     assert len(list((r3 / "shaping/shards").glob("*.h5"))) == 6
     for rel in files:

@@ -5,6 +5,7 @@ conftest.py). The shaping oracle (reference_shaping) and the synthetic lattice p
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -51,3 +52,33 @@ def recording(fn, calls: list, key=lambda *a: a, interrupt_on: int | None = None
         return fn(*args, **kw)
 
     return wrapper
+
+
+class TinyRun:
+    """The tiny config through Snakemake on this machine, started in the background so that
+    the SLURM tests can run theirs beside it; tests/test_workflow.py reuses the same run."""
+
+    TIMEOUT_S = 1200
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp, self.results = tmp, tmp / "results"
+        self._log = tmp / "snakemake.log"
+        cmd = [str(VENV_BIN / "snakemake"), "--cores", "2", "--configfile", str(TINY_CONFIG),
+               "--config", f"results={self.results}"]  # fmt: skip
+        with self._log.open("w") as log:
+            self._proc = subprocess.Popen(
+                cmd, cwd=ROOT, env=tool_env(tmp), stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def wait(self) -> Path:
+        """The results directory once the run has finished; fails the test if it failed."""
+        import pytest
+
+        rc = self._proc.wait(timeout=self.TIMEOUT_S)
+        if rc != 0:
+            logs = "\n".join(
+                f"--- {p.name}\n{p.read_text()[-2000:]}"
+                for p in sorted((self.results / "logs").glob("*"))
+            )
+            pytest.fail(f"snakemake failed (rc={rc}):\n{self._log.read_text()[-4000:]}\n{logs}")
+        return self.results

@@ -93,6 +93,8 @@ symprec_type = number_type(float, 0.0, 1.0, open_lo=True)
 top_k_type = number_type(int, 1)
 #: test-time augmentation variants: 0 (clean) to 256.
 tta_type = number_type(int, 0, 256)
+#: a physical length or scale (mm, Å, Å⁻¹ per pixel): above 0.
+positive_type = number_type(float, 0.0, open_lo=True)
 
 
 #: The committed reference model (config/reference.yaml), used when --model is not given.

@@ -13,6 +13,7 @@ from .common import (
     add_symprec_arg,
     model_or_reference,
     number_type,
+    positive_type,
     top_k_type,
     tta_type,
 )
@@ -74,20 +75,20 @@ def add_predict_command(command: Callable[..., argparse.ArgumentParser]) -> None
         help="below this top probability the answer is 'undecided', with the top candidates",
     )  # fmt: skip
     p.add_argument(
-        "--scale", type=number_type(float, 0.0, open_lo=True), metavar="A^-1/px",
+        "--scale", type=positive_type, metavar="A^-1/px",
         help="experimental pattern images: their scale in Å⁻¹ per pixel (any size and bit "
         "depth; the direct beam is found and the image resampled to the model's grid)",
     )  # fmt: skip
     p.add_argument(
-        "--camera-length", type=number_type(float, 0.0, open_lo=True), metavar="MM",
+        "--camera-length", type=positive_type, metavar="MM",
         help="experimental images: camera length in mm (with --wavelength and --pixel-size)",
     )  # fmt: skip
     p.add_argument(
-        "--wavelength", type=number_type(float, 0.0, open_lo=True), metavar="Å",
+        "--wavelength", type=positive_type, metavar="Å",
         help="experimental images: wavelength in Å (with --camera-length)",
     )  # fmt: skip
     p.add_argument(
-        "--pixel-size", type=number_type(float, 0.0, open_lo=True), metavar="MM",
+        "--pixel-size", type=positive_type, metavar="MM",
         help="experimental images: detector pixel size in mm (with --camera-length)",
     )  # fmt: skip
     p.add_argument(

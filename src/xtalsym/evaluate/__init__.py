@@ -4,19 +4,16 @@ Public API: :func:`run_evaluate` (a model on the test split), :func:`run_robustn
 (accuracy against noise level), :func:`run_report` (results/report), and the pure metrics of
 :mod:`xtalsym.evaluate.metrics`. Evaluation on a directory of a user's structure files is
 :mod:`xtalsym.evaluate.structures`; prediction on single files is :mod:`xtalsym.predict`.
-``run_evaluation`` and ``build_report`` are the older names of the first and the last.
 """
 
 from .metrics import compute_metrics
-from .report import build_report, run_report
+from .report import run_report
 from .robustness import run_robustness
-from .stage import run_evaluate, run_evaluation, write_evaluation
+from .stage import run_evaluate, write_evaluation
 
 __all__ = [
-    "build_report",
     "compute_metrics",
     "run_evaluate",
-    "run_evaluation",
     "run_report",
     "run_robustness",
     "write_evaluation",

@@ -248,13 +248,8 @@ def run_report(
     logger.info("report written to %s", out / "index.html")
 
 
-#: The older name of :func:`run_report`, kept for existing scripts.
-build_report = run_report
-
-
 __all__ = [
     "MISCLASSIFIED_SHOWN",
-    "build_report",
     "run_report",
     "config_hash_note",
     "confusion_zoom",

@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from ..inference import Bundle, ImageSpec, network_images
 from ..io import derive_seed, write_table
-from ..patterns.noise import as_range
+from ..patterns.noise import training_range
 from ..spacegroups import class_index
 from . import figures
 from .metrics import system_indices
@@ -264,7 +264,7 @@ def run_robustness(
         table,
         out / "robustness.png",
         chance=1.0 / n_classes,
-        training={k: as_range(noise[k]) for k in NOISE_KINDS if k in noise},
+        training={k: training_range(k, noise[k]) for k in NOISE_KINDS if k in noise},
     )
     for kind in NOISE_KINDS:
         part = table[table["noise"] == kind]

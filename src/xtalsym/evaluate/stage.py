@@ -255,8 +255,4 @@ def run_evaluate(
     )
 
 
-#: The older name of :func:`run_evaluate`, kept for existing scripts.
-run_evaluation = run_evaluate
-
-
-__all__ = ["iter_rows", "per_class_table", "run_evaluate", "run_evaluation", "write_evaluation"]
+__all__ = ["iter_rows", "per_class_table", "run_evaluate", "write_evaluation"]

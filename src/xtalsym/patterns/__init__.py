@@ -2,7 +2,7 @@
 
 Public API: :func:`simulate_structure` (one structure -> (3, size, size) uint8),
 :class:`PatternCalculator` (settings in, ``get_patterns(structure, seeds)`` out),
-:func:`run_patterns` (the stage: structures.parquet -> patterns.h5; older name ``run_simulation``),
+:func:`run_patterns` (the stage: structures.parquet -> patterns.h5),
 :func:`gather_patterns` (shard files -> patterns.h5, config ``shards``), :func:`plot_examples`.
 Lower level, for validation and reuse: :func:`prepare`, :func:`reflections`,
 :func:`simulate_crystal`, :class:`Settings`, :func:`crystal_from_structure`.
@@ -20,7 +20,7 @@ from .simulate import (
     reflections,
     simulate_crystal,
 )
-from .stage import gather_patterns, plot_examples, run_patterns, run_simulation, tune_allocator
+from .stage import gather_patterns, plot_examples, run_patterns, tune_allocator
 
 __all__ = [
     "BEAM_FRAMES",
@@ -36,7 +36,6 @@ __all__ = [
     "prepare",
     "reflections",
     "run_patterns",
-    "run_simulation",
     "simulate_crystal",
     "simulate_structure",
     "tune_allocator",

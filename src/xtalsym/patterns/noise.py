@@ -64,6 +64,18 @@ def as_range(value: Any) -> tuple[float, float]:
     return float(value), float(value)
 
 
+#: Kinds whose level is a bound: each variant draws up to it (tilt within the cone, vacancy
+#: fraction, scale error of either sign), so training covers [0, level].
+UP_TO_KEYS = ("tilt", "vacancy", "scale_error")
+
+
+def training_range(kind: str, value: Any) -> tuple[float, float]:
+    """(lo, hi) of the levels of noise ``kind`` that a training set made with ``value`` saw:
+    [0, level] for the kinds drawn up to their level, else :func:`as_range`."""
+    lo, hi = as_range(value)
+    return (0.0, hi) if kind in UP_TO_KEYS else (lo, hi)
+
+
 def is_clean(noise: dict[str, Any]) -> bool:
     """True when every noise level is zero."""
     return all(as_range(noise.get(k, 0.0))[1] == 0.0 for k in NOISE_KEYS)

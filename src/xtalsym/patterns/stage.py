@@ -333,10 +333,6 @@ def gather_patterns(
         plot_examples(structures_path, cfg["patterns"], figure_path, int(cfg["seed"]))
 
 
-#: The older name of :func:`run_patterns`, kept for existing scripts.
-run_simulation = run_patterns
-
-
 def _pick_examples(pf: pq.ParquetFile, max_crystals: int) -> list[tuple[str, str, str]]:
     """(id, crystal system, structure JSON) of the first crystal of each of up to
     ``max_crystals`` crystal systems, spread from triclinic to cubic."""

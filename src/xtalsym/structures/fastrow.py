@@ -40,8 +40,9 @@ def _dataset(cell: tuple[np.ndarray, np.ndarray, np.ndarray], symprec: float) ->
 
 def standard_cell(
     lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray, symprec: float
-) -> tuple[Lattice, np.ndarray, np.ndarray]:
-    """(lattice, wrapped fractional coordinates, atomic numbers) of :func:`.standardise`."""
+) -> tuple[Lattice, np.ndarray, np.ndarray, Any]:
+    """(lattice, wrapped fractional coordinates, atomic numbers) of :func:`.standardise`,
+    and spglib's dataset of the input cell."""
     ds = _dataset((lattice, frac, numbers), symprec)
     std = np.asarray(ds.std_lattice, dtype=np.float64)
     pos = np.asarray(ds.std_positions, dtype=np.float64)
@@ -51,7 +52,7 @@ def standard_cell(
     out = Lattice.from_parameters(*lat.abc, *lat.angles)
     pos = np.round(pos, 10) % 1.0
     pos[pos >= 1.0 - 1e-10] = 0.0
-    return out, pos, np.asarray(ds.std_types, dtype=int)
+    return out, pos, np.asarray(ds.std_types, dtype=int), ds
 
 
 def structure_json(lattice: Lattice, frac: np.ndarray, symbols: list[str]) -> str:
@@ -90,18 +91,26 @@ def row_from_cell(
     *,
     max_sites: int | None = None,
     classes: frozenset[int] | set[int] | None = None,
+    built_in: int | None = None,
 ) -> dict[str, Any]:
     """``structure_row`` of the ordered crystal (lattice rows in Å, fractional coordinates,
-    atomic numbers); raises the same :class:`Skip` reasons."""
+    atomic numbers); raises the same :class:`Skip` reasons.
+
+    ``built_in``: the space group whose operations placed every atom exactly (the synthetic
+    generator's). When spglib finds that group, idealising is a no-op and the stored cell is
+    the analysed crystal after a rigid motion and a change of setting, so its label is the
+    first call's and the second spglib call (a third of a cubic crystal's cost) is skipped.
+    """
     try:
-        lat, pos, types = standard_cell(lattice, frac, numbers, symprec)
+        lat, pos, types, ds = standard_cell(lattice, frac, numbers, symprec)
     except Skip:
         raise
     except Exception as e:  # spglib could not refine this cell
         raise Skip("symmetry_failed", f"{type(e).__name__}: {e}") from e
     if max_sites is not None and len(pos) > max_sites:
         raise Skip("too_many_sites", f"{len(pos)} sites > {max_sites}")
-    ds = _dataset((lat.matrix, pos, types), symprec)
+    if built_in is None or int(ds.number) != int(built_in):
+        ds = _dataset((lat.matrix, pos, types), symprec)
     number = int(ds.number)
     if classes is not None and number not in classes:
         raise Skip("outside_class_set", f"space group {number}")

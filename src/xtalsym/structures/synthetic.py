@@ -114,7 +114,7 @@ def _attempt(
         if st.setting == "ita":  # the fast row builder stores the ITA setting only
             return row_from_cell(
                 lat, frac, numbers, name, SOURCE, st.symprec, max_sites=st.max_sites,
-                classes=st.classes,
+                classes=st.classes, built_in=sg,
             )  # fmt: skip
         s = Structure(Lattice(lat), [int(z) for z in numbers], frac)
     else:

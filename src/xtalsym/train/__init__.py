@@ -2,13 +2,12 @@
 
 from ..models import compose_inputs
 from .bundle import load_bundle, predict_proba, save_bundle
-from .trainer import run_train, run_training
+from .trainer import run_train
 
 __all__ = [
     "compose_inputs",
     "load_bundle",
     "predict_proba",
     "run_train",
-    "run_training",
     "save_bundle",
 ]

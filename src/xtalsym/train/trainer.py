@@ -131,10 +131,6 @@ def run_train(
         ddp.teardown(world)
 
 
-#: The older name of :func:`run_train`, kept for existing scripts.
-run_training = run_train
-
-
 def _run(
     cfg: dict[str, Any],
     model_name: str,
