@@ -5,7 +5,8 @@
   ``fast`` generator and, in the same run on fewer structures, the older ``pyxtal`` one
   (``synthetic_speedup`` is their ratio, so a busy machine affects both alike). In one
   process on a sample, the CPU time per structure split into generation and spglib labelling
-  (two spglib calls per structure: standardise, then label the stored cell).
+  (one spglib call when spglib finds the group the crystal was built in, else a second one on
+  the stored cell), and spglib's CPU ms per call by crystal system.
 * cif_dir: >= 5,000 CIFs written to a temporary directory from generated structures (one
   symmetrised CIF per structure, copies with the cell scaled by up to +-3 %, 20 % gzipped),
   then the whole cif_dir stage on 2 workers (parse, order, check, standardise, label, chunk
@@ -99,14 +100,18 @@ def write_cif_corpus(rows: list[dict], root: Path, n_files: int, seed: int = 0) 
 
 
 def cpu_split(classes: list[int], per_class: int) -> dict:
-    """CPU ms per structure of the fast generator in one process: generation vs labelling."""
-    from xtalsym.structures.fastrow import row_from_cell
+    """CPU ms per structure of the fast generator in one process: generation vs labelling
+    (as the stage labels: one spglib call when spglib finds the group the crystal was built
+    in, else two), and spglib's ms per call by crystal system (its floor on the rate)."""
+    from xtalsym.spacegroups import crystal_system
+    from xtalsym.structures.fastrow import _dataset, row_from_cell
     from xtalsym.structures.outcomes import Skip
 
     for sg in classes:  # load the Wyckoff tables first
         _try_cell(sg, np.random.default_rng(0))
     t_gen = t_lab = 0.0
     n = 0
+    per_call: dict[str, list[float]] = {}
     rng = np.random.default_rng(1)
     for sg in classes:
         for _ in range(per_class):
@@ -117,15 +122,24 @@ def cpu_split(classes: list[int], per_class: int) -> dict:
             if cell is None:
                 continue
             try:
-                row_from_cell(*cell, "x", "synthetic", 0.01)
+                row_from_cell(*cell, "x", "synthetic", 0.01, built_in=sg)
             except Skip:
                 pass
-            t_lab += time.process_time() - t1
+            t2 = time.process_time()
+            t_lab += t2 - t1
             n += 1
+            try:
+                _dataset(cell, 0.01)
+            except Skip:
+                continue
+            per_call.setdefault(crystal_system(sg), []).append(time.process_time() - t2)
     return {
         "synthetic_cpu_ms_generate": round(1e3 * t_gen / n, 2),
         "synthetic_cpu_ms_label": round(1e3 * t_lab / n, 2),
         "synthetic_label_share": round(t_lab / (t_gen + t_lab), 3),
+        "spglib_cpu_ms_per_call": {
+            k: round(1e3 * float(np.mean(v)), 2) for k, v in per_call.items()
+        },
     }
 
 

@@ -173,42 +173,25 @@ def place_orbit(
     are checked: (K, m + n) pairs instead of (K, m (m + n)).
     """
     x = orbit(table, wp, points)  # (K, m, 3)
-    ok = _clear(x, x[:, :1], 2 * radius, lat, self_pair=True)
-    if len(placed):
-        ok &= _clear(placed[None], x[:, :1], radius + placed_r, lat)
-    # The screen above takes the nearest image by rounding; confirm the pick over 27 images.
-    for k in np.flatnonzero(ok)[:4]:
-        d2 = _min_d2(x[k] - x[k, :1], lat)
-        d2[0, _ZERO] = np.inf
-        if d2.min() < (CONTACT * 2 * radius) ** 2:
-            continue
-        if len(placed):
-            d2 = _min_d2(placed - x[k, :1], lat).min(axis=-1)
-            if (d2 < (CONTACT * (radius + placed_r)) ** 2).any():
-                continue
-        return x[k]
-    return None
-
-
-def _clear(
-    others: np.ndarray,
-    atom: np.ndarray,
-    summed: float | np.ndarray,
-    lat: np.ndarray,
-    self_pair: bool = False,
-) -> np.ndarray:
-    """(K,) whether each candidate's ``atom`` (K, 1, 3) is at least CONTACT x ``summed`` (Å)
-    from ``others`` (K or 1, n, 3), nearest image by rounding (a screen)."""
-    diff = others - atom
+    k_, m = x.shape[:2]
+    if np.einsum("ij,ij->i", lat, lat).min() < (CONTACT * 2 * radius) ** 2:
+        return None  # an atom would touch its own image along a cell edge
+    # The orbit's own atoms, then the placed ones; the first atom against all of them.
+    others = np.concatenate([x, np.broadcast_to(placed, (k_, *placed.shape))], axis=1)
+    limit = (CONTACT * np.concatenate([np.full(m, 2 * radius), radius + placed_r])) ** 2
+    diff = others - x[:, :1]
     diff -= np.round(diff)
     cart = diff @ lat
     d2 = np.einsum("kni,kni->kn", cart, cart)
-    if self_pair:
-        d2[:, 0] = np.inf
-        edges = np.einsum("ij,ij->i", lat, lat).min()  # an atom and its own image
-        if edges < (CONTACT * summed) ** 2:
-            return np.zeros(len(atom), dtype=bool)
-    return (d2 >= (CONTACT * np.asarray(summed)) ** 2).all(axis=1)
+    d2[:, 0] = np.inf
+    ok = (d2 >= limit).all(axis=1)
+    # The screen above takes the nearest image by rounding; confirm the pick over 27 images.
+    for k in np.flatnonzero(ok)[:4]:
+        d2 = _min_d2(others[k] - x[k, :1], lat)
+        d2[0, _ZERO] = np.inf
+        if not (d2.min(axis=-1) < limit).any():
+            return x[k]
+    return None
 
 
 def shortest_ratio(lat: np.ndarray, frac: np.ndarray, radii: np.ndarray) -> float:
