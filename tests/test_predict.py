@@ -135,6 +135,8 @@ def test_bad_inputs_name_the_file(bundles, nacl, tmp_path):
         predict([tmp_path / "missing.cif"], bundles["msdn"])
     with pytest.raises(ValueError, match="three pattern images"):
         predict(nacl["pngs"][:2], bundles["msdn"])
+    with pytest.raises(ValueError, match=r"nacl_x.png: a pattern image on its own; give the three"):
+        predict(nacl["pngs"][:1], bundles["msdn"])
     with pytest.raises(ValueError, match="x, y, z order"):
         predict(nacl["pngs"][::-1], bundles["msdn"])
     with pytest.raises(ValueError, match=r"nacl_x.png: a shaped image must be the authors' RGB"):

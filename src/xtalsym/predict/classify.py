@@ -147,7 +147,12 @@ class Classifier:
                 raise ValueError(f"{p}: is a directory (use `xtalsym evaluate --structures DIR`)")
         if is_image_triple(paths):
             return self._images_record(paths)
-        if len(paths) != 1 or is_image(paths[0]):
+        if len(paths) == 1 and is_image(paths[0]):
+            raise ValueError(
+                f"{paths[0]}: a pattern image on its own; give the three images of one crystal "
+                "together (x, y, z) and nothing else, or structure files"
+            )
+        if len(paths) != 1:
             raise ValueError(
                 "give structure files, or three pattern images in x, y, z order; got "
                 + ", ".join(map(str, paths))
