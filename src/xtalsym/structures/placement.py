@@ -173,11 +173,11 @@ def place_orbit(
     are checked: (K, m + n) pairs instead of (K, m (m + n)).
     """
     x = orbit(table, wp, points)  # (K, m, 3)
-    k_, m = x.shape[:2]
+    n_cand, m = x.shape[:2]
     if np.einsum("ij,ij->i", lat, lat).min() < (CONTACT * 2 * radius) ** 2:
         return None  # an atom would touch its own image along a cell edge
     # The orbit's own atoms, then the placed ones; the first atom against all of them.
-    others = np.concatenate([x, np.broadcast_to(placed, (k_, *placed.shape))], axis=1)
+    others = np.concatenate([x, np.broadcast_to(placed, (n_cand, *placed.shape))], axis=1)
     limit = (CONTACT * np.concatenate([np.full(m, 2 * radius), radius + placed_r])) ** 2
     diff = others - x[:, :1]
     diff -= np.round(diff)
