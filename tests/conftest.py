@@ -4,6 +4,7 @@ modules that still import them from conftest)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,11 +51,13 @@ def no_slurm_controller_wait():
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> TinyRun:
+def tiny_run(tmp_path_factory) -> Iterator[TinyRun]:
     """One local run of the tiny config per session (started on first use, in the
     background): the SLURM tests compare their run with it, tests/test_workflow.py checks
     its artifacts and plans reruns on it."""
-    return TinyRun(tmp_path_factory.mktemp("tiny_run"))
+    run = TinyRun(tmp_path_factory.mktemp("tiny_run"))
+    yield run
+    run.stop()  # nobody waited (e.g. the SLURM tests skipped and no workflow test ran)
 
 
 @pytest.fixture

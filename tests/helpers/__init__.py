@@ -82,3 +82,9 @@ class TinyRun:
             )
             pytest.fail(f"snakemake failed (rc={rc}):\n{self._log.read_text()[-4000:]}\n{logs}")
         return self.results
+
+    def stop(self) -> None:
+        """Stop the run if it is still going (Snakemake then cleans up its own jobs)."""
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait(timeout=60)
