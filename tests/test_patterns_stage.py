@@ -16,24 +16,13 @@ from xtalsym.patterns import run_patterns, simulate_structure
 from xtalsym.patterns.reference import reference_structures
 
 from .conftest import recording
-
-SPACEGROUPS = {"NaCl": 225, "Mg": 194, "TiO2": 136, "CaTiO3": 62, "mono-P21c": 14, "tric-P-1": 2}
+from .helpers import write_reference_table
 
 
 @pytest.fixture(scope="module")
 def structures_parquet(tmp_path_factory) -> tuple:
     """Six crystals of six systems plus one that cannot be simulated (Es: no factors)."""
-    refs = reference_structures()
-    rows = [
-        {"id": f"ref-{name}", "spacegroup": sg, "structure": refs[name].to_json()}
-        for name, sg in SPACEGROUPS.items()
-    ]
-    bad = refs["NaCl"].copy()
-    bad.replace_species({"Na": "Es"})
-    rows.insert(2, {"id": "ref-bad", "spacegroup": 225, "structure": bad.to_json()})
-    path = tmp_path_factory.mktemp("structures") / "structures.parquet"
-    pd.DataFrame(rows).to_parquet(path, index=False, row_group_size=3)
-    return path, rows
+    return write_reference_table(tmp_path_factory.mktemp("structures"))
 
 
 def small_config(**patterns) -> dict:

@@ -9,17 +9,15 @@ import shutil
 
 import h5py
 import numpy as np
-import pandas as pd
 import pytest
 
 from xtalsym.config import validate
 from xtalsym.io import DamagedArtifactError, check_artifact
 from xtalsym.patterns import gather_patterns, run_patterns
-from xtalsym.patterns.reference import reference_structures
 from xtalsym.shaping import gather_shaping, run_shaping
 from xtalsym.shards import gather, missing_sources, parse_shard, shard_rows
 
-SPACEGROUPS = {"NaCl": 225, "Mg": 194, "TiO2": 136, "CaTiO3": 62, "mono-P21c": 14, "tric-P-1": 2}
+from .helpers import write_reference_table
 
 
 def test_shard_rows_tile_the_table_in_order():
@@ -40,17 +38,7 @@ def test_shard_rows_tile_the_table_in_order():
 def table(tmp_path_factory):
     """Seven crystals (one that cannot be simulated) in row groups of 3, so shards start and
     end inside row groups."""
-    refs = reference_structures()
-    rows = [
-        {"id": f"ref-{name}", "spacegroup": sg, "structure": refs[name].to_json()}
-        for name, sg in SPACEGROUPS.items()
-    ]
-    bad = refs["NaCl"].copy()
-    bad.replace_species({"Na": "Es"})
-    rows.insert(2, {"id": "ref-bad", "spacegroup": 225, "structure": bad.to_json()})
-    path = tmp_path_factory.mktemp("structures") / "structures.parquet"
-    pd.DataFrame(rows).to_parquet(path, index=False, row_group_size=3)
-    return path
+    return write_reference_table(tmp_path_factory.mktemp("structures"))[0]
 
 
 CFG = validate({

@@ -54,6 +54,30 @@ def recording(fn, calls: list, key=lambda *a: a, interrupt_on: int | None = None
     return wrapper
 
 
+#: The reference crystals of the stage tests: six crystal systems.
+SPACEGROUPS = {"NaCl": 225, "Mg": 194, "TiO2": 136, "CaTiO3": 62, "mono-P21c": 14, "tric-P-1": 2}
+
+
+def write_reference_table(directory: Path) -> tuple[Path, list[dict]]:
+    """structures.parquet in ``directory`` with the SPACEGROUPS crystals and, third, one that
+    cannot be simulated (Es: no scattering factors), in row groups of 3; (path, rows)."""
+    import pandas as pd
+
+    from xtalsym.patterns.reference import reference_structures
+
+    refs = reference_structures()
+    rows = [
+        {"id": f"ref-{name}", "spacegroup": sg, "structure": refs[name].to_json()}
+        for name, sg in SPACEGROUPS.items()
+    ]
+    bad = refs["NaCl"].copy()
+    bad.replace_species({"Na": "Es"})
+    rows.insert(2, {"id": "ref-bad", "spacegroup": 225, "structure": bad.to_json()})
+    path = directory / "structures.parquet"
+    pd.DataFrame(rows).to_parquet(path, index=False, row_group_size=3)
+    return path, rows
+
+
 class TinyRun:
     """The tiny config through Snakemake on this machine, started in the background so that
     the SLURM tests can run theirs beside it; tests/test_workflow.py reuses the same run."""
