@@ -1,10 +1,16 @@
-"""Scale benchmark (issue 11): the data stages on many synthetic crystals, 2 cores.
+"""Scale benchmark (issues 11, 17): the data stages on many synthetic crystals, 2 cores.
 
 Runs structures -> patterns -> shaping (both modes) -> split through the CLI, as the rules do,
-at two sizes, recording per stage the wall time and the peak resident memory of the whole
-process tree (workers included, sampled every 0.1 s); then projects time and disk to the
-paper's 108,658 crystals. Memory must not grow with the number of crystals: compare the two
-sizes' peaks.
+with config/paper.yaml's data settings (ICSD-like class prior, 96 sites, 256 px patterns,
+224 px images, the authors' resize) at two sizes, recording per job the wall time and the
+peak resident memory of the whole process tree (workers included, sampled every 0.1 s). The
+small size runs one job per stage; the large one as a cluster would, ``SHARDS`` shard jobs
+per stage and a gather job, timed apart. Projections: the paper's 108,658 crystals on these
+cores (the shard jobs and the gather of each stage, one after the other, scaled linearly)
+and 1,000,000 crystals on 100 shards, one node like this one per shard job (a shard's time
+at 10,000 crystals, plus the gather scaled linearly with the crystals: an upper estimate,
+the virtual-dataset gathers grow with the shards, not the crystals). Memory must not grow
+with the number of crystals: compare the two sizes' peaks.
 """
 
 from __future__ import annotations
@@ -18,11 +24,15 @@ import time
 from pathlib import Path
 
 import psutil
+import yaml
 
 from benchmarks.common import write_result
 
 PAPER_N = 108_658
+BIG_N, BIG_SHARDS = 1_000_000, 100
+SHARDS = 2  # shard jobs per stage at the large size
 STAGES = ("structures", "simulate", "shape_shaped", "shape_unshaped", "split")
+PAPER_CONFIG = Path(__file__).resolve().parents[1] / "config" / "paper.yaml"
 
 
 def _tree_rss(proc: psutil.Process) -> int:
@@ -63,58 +73,102 @@ def run_measured(cmd: list[str]) -> tuple[float, float]:
     return time.perf_counter() - t0, peak / 2**20
 
 
-def run_size(n_per_class: int, workdir: Path, workers: int) -> dict:
-    """All data stages for 72 x ``n_per_class`` synthetic crystals."""
-    r = workdir / f"n{n_per_class}"
-    params = json.dumps(
+def stage_params(n_per_class: int, workers: int) -> str:
+    """config/paper.yaml's data settings for 72 x ``n_per_class`` crystals on ``workers``."""
+    paper = yaml.safe_load(PAPER_CONFIG.read_text())
+    st, pa, sh = paper["structures"], paper["patterns"], paper["shaping"]
+    return json.dumps(
         {
             "seed": 1,
-            "classes": "paper72",
-            "structures": {"synthetic": {"per_class": n_per_class}, "workers": workers},
-            "patterns": {"workers": workers, "chunk_size": 256},
-            "shaping": {"workers": workers, "chunk_size": 512, "input_size": 224},
+            "classes": paper["classes"],
+            "structures": {
+                "max_sites": st["max_sites"],
+                "synthetic": {**st["synthetic"], "per_class": n_per_class},
+                "workers": workers,
+            },
+            "patterns": {**pa, "workers": workers},
+            "shaping": {**sh, "workers": workers},
         }
     )
+
+
+def _commands(params: str, r: Path, shards: int) -> dict[str, list[list[str]]]:
+    """Per stage the jobs in order: one, or ``shards`` shard jobs and the gather."""
     x = [sys.executable, "-m", "xtalsym.cli"]
-    cmds = {
-        "structures": [*x, "structures", "--params", params, "--out", f"{r}/structures"],
-        "simulate": [*x, "simulate", "--params", params, "--structures",
-                     f"{r}/structures/structures.parquet", "--out", f"{r}/patterns.h5"],
-        "shape_shaped": [*x, "shape", "--params", params, "--patterns", f"{r}/patterns.h5",
-                         "--mode", "shaped", "--out", f"{r}/shaped.h5"],
-        "shape_unshaped": [*x, "shape", "--params", params, "--patterns", f"{r}/patterns.h5",
-                           "--mode", "unshaped", "--out", f"{r}/unshaped.h5"],
-        "split": [*x, "split", "--params", params, "--structures",
-                  f"{r}/structures/structures.parquet", "--out", f"{r}/split"],
+    table = f"{r}/structures/structures.parquet"
+    if shards == 1:
+        return {
+            "structures": [[*x, "structures", "--params", params, "--out", f"{r}/structures"]],
+            "simulate": [[*x, "simulate", "--params", params, "--structures", table,
+                          "--out", f"{r}/patterns.h5"]],
+            **{f"shape_{m}": [[*x, "shape", "--params", params, "--patterns",
+                               f"{r}/patterns.h5", "--mode", m, "--out", f"{r}/{m}.h5"]]
+               for m in ("shaped", "unshaped")},
+            "split": [[*x, "split", "--params", params, "--structures", table,
+                       "--out", f"{r}/split"]],
+        }  # fmt: skip
+    ks = range(shards)
+    manifests = [f"{r}/structures/shards/{k}.json" for k in ks]
+    pat = [f"{r}/patterns-{k}.h5" for k in ks]
+    return {
+        "structures": [
+            *([*x, "structures", "--params", params, "--shard", f"{k}/{shards}",
+               "--out", f"{r}/structures"] for k in ks),
+            [*x, "structures", "--params", params, "--gather", *manifests,
+             "--out", f"{r}/structures"],
+        ],
+        "simulate": [
+            *([*x, "simulate", "--params", params, "--structures", table,
+               "--shard", f"{k}/{shards}", "--out", pat[k]] for k in ks),
+            [*x, "simulate", "--params", params, "--structures", table, "--gather", *pat,
+             "--out", f"{r}/patterns.h5"],
+        ],
+        **{f"shape_{m}": [
+            *([*x, "shape", "--params", params, "--patterns", pat[k], "--mode", m,
+               "--out", f"{r}/{m}-{k}.h5"] for k in ks),
+            [*x, "shape", "--params", params, "--patterns", f"{r}/patterns.h5", "--mode", m,
+             "--gather", *(f"{r}/{m}-{k}.h5" for k in ks), "--out", f"{r}/{m}.h5"],
+        ] for m in ("shaped", "unshaped")},
+        "split": [[*x, "split", "--params", params, "--structures", table,
+                   "--out", f"{r}/split"]],
     }  # fmt: skip
+
+
+def run_size(n_per_class: int, workdir: Path, workers: int, shards: int = 1) -> dict:
+    """All data stages for 72 x ``n_per_class`` crystals (``shards`` jobs per stage + gather).
+
+    Per stage: ``seconds`` (all its jobs, one after the other), ``peak_rss_mb`` (the largest
+    job's), with shards also ``shard_seconds`` (each shard job's) and ``gather_seconds``."""
+    r = workdir / f"n{n_per_class}"
     out: dict = {}
-    for stage in STAGES:
-        secs, peak = run_measured(cmds[stage])
-        out[stage] = {"seconds": round(secs, 2), "peak_rss_mb": round(peak, 1)}
+    for stage, cmds in _commands(stage_params(n_per_class, workers), r, shards).items():
+        runs = [run_measured(cmd) for cmd in cmds]
+        out[stage] = {"seconds": round(sum(t for t, _ in runs), 2),
+                      "peak_rss_mb": round(max(m for _, m in runs), 1)}  # fmt: skip
+        if len(runs) > 1:
+            out[stage]["shard_seconds"] = [round(t, 2) for t, _ in runs[:-1]]
+            out[stage]["gather_seconds"] = round(runs[-1][0], 2)
     import pandas as pd
 
     n = len(pd.read_parquet(f"{r}/structures/structures.parquet", columns=["id"]))
-    sizes = {
-        "structures": (r / "structures/structures.parquet").stat().st_size,
-        "simulate": (r / "patterns.h5").stat().st_size,
-        "shape_shaped": (r / "shaped.h5").stat().st_size,
-        "shape_unshaped": (r / "unshaped.h5").stat().st_size,
-        "split": (r / "split/split.csv").stat().st_size,
-    }
-    for stage in STAGES:
-        out[stage]["bytes"] = sizes[stage]
+    files = {"structures": ["structures/structures.parquet"], "simulate": ["patterns*.h5"],
+             "shape_shaped": ["shaped*.h5"], "shape_unshaped": ["unshaped*.h5"],
+             "split": ["split/split.csv"]}  # fmt: skip
+    for stage, globs in files.items():
+        out[stage]["bytes"] = sum(p.stat().st_size for g in globs for p in r.glob(g))
         out[stage]["per_s"] = round(n / out[stage]["seconds"], 1)
-    return {"n_crystals": n, "stages": out}
+    return {"n_crystals": n, "shards": shards, "stages": out}
 
 
 def summarise(a: dict, b: dict, workers: int) -> dict:
-    """Figures from the two sizes ``a`` (small) and ``b`` (large), projected to PAPER_N.
+    """Figures from the two sizes ``a`` (small) and ``b`` (large), projected to PAPER_N on
+    these cores and to BIG_N on BIG_SHARDS nodes like this one.
 
     Peak memory is projected linearly from the two sizes (never below the larger's): an upper
     estimate, since what grows (allocator caches, bookkeeping) levels off.
     """
     n = b["n_crystals"]
-    projection = {}
+    projection, big = {}, {}
     for stage in STAGES:
         sa, sb = a["stages"][stage], b["stages"][stage]
         slope = (sb["peak_rss_mb"] - sa["peak_rss_mb"]) / (n - a["n_crystals"])
@@ -123,6 +177,14 @@ def summarise(a: dict, b: dict, workers: int) -> dict:
             "gib": round(sb["bytes"] * PAPER_N / n / 2**30, 2),
             "peak_rss_mb": round(sb["peak_rss_mb"] + max(slope, 0.0) * (PAPER_N - n), 0),
         }
+        if "shard_seconds" in sb:  # the large size ran as shard jobs + a gather
+            per_shard = n / len(sb["shard_seconds"])
+            shard_s = max(sb["shard_seconds"]) * (BIG_N / BIG_SHARDS) / per_shard
+            gather_s = sb["gather_seconds"] * BIG_N / n
+        else:  # split: one job over the label table
+            shard_s, gather_s = 0.0, sb["seconds"] * BIG_N / n
+        big[stage] = {"shard_seconds": round(shard_s), "gather_seconds": round(gather_s)}
+        big[stage]["seconds"] = big[stage]["shard_seconds"] + big[stage]["gather_seconds"]
     peak_ratio = max(b["stages"][s]["peak_rss_mb"] / a["stages"][s]["peak_rss_mb"] for s in STAGES)
     return {
         "workers": workers,
@@ -134,7 +196,12 @@ def summarise(a: dict, b: dict, workers: int) -> dict:
         "projected_108658": projection,
         "projected_total_s_108658": sum(p["seconds"] for p in projection.values()),
         "projected_total_gib_108658": round(sum(p["gib"] for p in projection.values()), 2),
-        "design": "one job per stage with a worker pool over chunks (see README, Paper scale)",
+        f"projected_{BIG_N}_on_{BIG_SHARDS}_shards": big,
+        f"projected_total_s_{BIG_N}_on_{BIG_SHARDS}_shards": sum(
+            p["seconds"] for p in big.values()
+        ),
+        "settings": f"{PAPER_CONFIG.name}'s data settings; large size as {b.get('shards', 1)} "
+        "shard jobs + a gather per stage",
     }
 
 
@@ -143,7 +210,7 @@ def run(quick: bool = False) -> dict:
     small, large = (2, 4) if quick else (70, 280)  # 72 x 280 ~ 20,000 crystals
     with tempfile.TemporaryDirectory(prefix="xtalsym-scale-") as d:
         a = run_size(small, Path(d), workers)
-        b = run_size(large, Path(d), workers)
+        b = run_size(large, Path(d), workers, shards=SHARDS)
     return write_result("scale", summarise(a, b, workers))
 
 

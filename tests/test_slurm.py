@@ -8,8 +8,8 @@ visible), short status-check waits, memory requests capped to the tiny data, SLU
 test's directory. The profile's GPU request for training is kept: the local node offers one
 stand-in GPU GRES, so the `--gpus=1` path is scheduled for real.
 
-The SLURM run uses `shards: 2` (patterns and shaping as 2 jobs each per stage and mode, then
-gathered) and the local run one job per stage. Checks: every planned job ran as a SLURM job
+The SLURM run uses `shards: 2` (structures, patterns and shaping as 2 jobs each per stage and
+mode, then gathered) and the local run one job per stage. Checks: every planned job ran as a SLURM job
 (Snakemake's log and `squeue` history agree), each shard as its own; the outputs are the same
 files as the local run's plus the shard files, data artifacts identical (the gathered ones
 virtual datasets) and metrics within METRIC_TOL; a rule that raises is reported as failed, not hung. The daemons this
@@ -49,7 +49,8 @@ DATA_DIRS = ("structures", "patterns", "shaping", "split")
 # The SLURM run's config shards (the local run has 1).
 SHARDS = 2
 # Rules of one job per stage -> the rules the sharded run has instead (logs and benchmarks).
-SHARDED = {"simulate_patterns": ("simulate_patterns_shard", "gather_patterns"),
+SHARDED = {"generate_structures": ("generate_structures_shard", "gather_structures"),
+           "simulate_patterns": ("simulate_patterns_shard", "gather_patterns"),
            "shape_patterns": ("shape_patterns_shard", "gather_shaping")}  # fmt: skip
 # Test-sized settings. The plugin checks job status STATUS_WAIT_S after a submission or a
 # finished job, then 10 s later each time nothing finished; a tiny job takes about 5 s (the
@@ -210,10 +211,11 @@ def test_every_job_ran_as_a_slurm_job(runs):
         assert h["id"] in by_rule[rule]
     # Each shard of each per-crystal stage was a SLURM job of its own, with its wildcards.
     modes = jobs["gather_shaping"]
+    assert jobs["generate_structures_shard"] == SHARDS and jobs["gather_structures"] == 1
     assert jobs["simulate_patterns_shard"] == SHARDS and jobs["gather_patterns"] == 1
     assert modes >= 1 and jobs["shape_patterns_shard"] == SHARDS * modes
-    assert not {"simulate_patterns", "shape_patterns"} & set(jobs)
-    for rule in ("simulate_patterns_shard", "shape_patterns_shard"):
+    assert not {"generate_structures", "simulate_patterns", "shape_patterns"} & set(jobs)
+    for rule in ("generate_structures_shard", "simulate_patterns_shard", "shape_patterns_shard"):
         comments = {h["comment"] for h in history if h["id"] in by_rule[rule]}
         assert len(comments) == len(by_rule[rule]) == jobs[rule], comments
         assert all(c.startswith(f"rule_{rule}_wildcards_") for c in comments), comments
@@ -266,6 +268,7 @@ def sharded_names(local: set[str]) -> set[str]:
             out.add(f"{d}/{gather_rule}_{mode}{ext}")
         else:
             out.add(f)
+    out |= {f"structures/shards/{k}.json" for k in range(SHARDS)}
     out |= {f"patterns/shards/{k}.h5" for k in range(SHARDS)}
     out |= {f"shaping/shards/{m}-{k}.h5" for m in modes for k in range(SHARDS)}
     return out

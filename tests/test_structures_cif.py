@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import pandas as pd
 import pytest
@@ -235,3 +236,55 @@ def test_cif_and_synthetic_sources_combined(tmp_path):
     assert df.iloc[0]["id"] == "cif-nacl"
     oc = pd.read_csv(out / "outcomes.csv", keep_default_na=False)
     assert set(oc["source"]) == {"cif_dir", "synthetic"}
+
+
+def test_sharded_stage_writes_the_unsharded_artifacts(tmp_path, monkeypatch):
+    """Three shard jobs (CIFs by path hash, synthetic chunks round-robin) and the gather give
+    the unsharded files byte for byte; the gather redoes none of the shards' work."""
+    from xtalsym.structures import gather_structures, run_structures_shard, synthetic
+
+    root = tmp_path / "cifs"
+    make_corpus(root)
+    cfg = cif_config(
+        root,
+        cif_dir={"chunk_size": 3},
+        sources=["cif_dir", "synthetic"],
+        synthetic={"per_class": 70},
+    )  # 280 items: two synthetic cache chunks
+    cfg = config.validate({**cfg, "classes": [2, 14, 194, 225]})
+    one, three = tmp_path / "one", tmp_path / "three"
+    run_structures(cfg, one, progress=False)
+
+    files = [rel for _, rel in list_cif_files(root)]
+    by_shard = [sorted(rel for rel in files if cif.shard_of(rel, 3) == k) for k in range(3)]
+    assert sorted(sum(by_shard, [])) == sorted(files) and all(by_shard)
+    manifests = [run_structures_shard(cfg, three, (k, 3), progress=False) for k in range(3)]
+    m = [json.loads(p.read_text()) for p in manifests]
+    assert [x["shard"] for x in m] == ["0/3", "1/3", "2/3"]
+    parsed = [
+        sorted(pd.concat(pd.read_parquet(p) for p in (three / x["cif_dir"]["cache"]).glob("*"))
+               ["name"])
+        for x in m
+    ]  # fmt: skip
+    assert parsed == by_shard
+    assert [len(x["synthetic"]["chunks"]) for x in m] == [1, 1, 0]
+
+    parsed_again, generated = [], []
+    real_parse, real_batch = cif.process_chunk, synthetic._run_batch
+    monkeypatch.setattr(
+        cif, "process_chunk", lambda *a: (parsed_again.append(a), real_parse(*a))[1]
+    )
+    monkeypatch.setattr(
+        synthetic, "_run_batch", lambda b, st: (generated.extend(b), real_batch(b, st))[1]
+    )
+    gather_structures(cfg, three, manifests, progress=False)
+    assert parsed_again == [] and all(i >= 70 for _, i, _ in generated)  # later rounds only
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(one / "structures.parquet"), pd.read_parquet(three / "structures.parquet")
+    )
+    for name in ("outcomes.csv", "class_counts.csv", "realism.csv"):
+        assert (one / name).read_bytes() == (three / name).read_bytes(), name
+    assert not (three / synthetic.CACHE_DIR).exists()  # removed on success, as unsharded
+
+    with pytest.raises(ValueError, match=r"1\.json: shard 1/3, expected 0/2"):
+        gather_structures(cfg, three, manifests[1:], progress=False)

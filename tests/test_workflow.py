@@ -306,26 +306,28 @@ def test_learning_curve_adds_only_its_own_jobs_and_the_report(run):
     assert planned_rules(r, tmp, cfg) == lc_rules | {"build_report"}
 
 
-SHARD_RULES = {"simulate_patterns_shard", "gather_patterns", "shape_patterns_shard",
-               "gather_shaping"}  # fmt: skip
+SHARD_RULES = {"generate_structures_shard", "gather_structures", "simulate_patterns_shard",
+               "gather_patterns", "shape_patterns_shard", "gather_shaping"}  # fmt: skip
 
 
 def test_same_seed_gives_identical_data_artifacts_sharded_or_not(run, tmp_path):
-    """The data stages rerun from scratch with the same seed, now with shards: 3 (patterns
-    as 3 jobs, shaping as 3 per mode), reproduce the run's structures table and split bit for
+    """The data stages rerun from scratch with the same seed, now with shards: 3 (structures
+    and patterns as 3 jobs, shaping as 3 per mode), reproduce the run's structures table and split bit for
     bit, and the gathered patterns.h5 and {mode}.h5 are virtual datasets with the unsharded
     run's arrays, rows, ids, labels and attributes. shards: 1 plans no shard or gather job."""
     tmp, r = run
     unsharded = planned_jobs(r, tmp, "--forceall")
     assert not set(unsharded) & SHARD_RULES
-    assert unsharded["simulate_patterns"] == 1 and unsharded["shape_patterns"] == 2
+    assert unsharded["generate_structures"] == 1 and unsharded["simulate_patterns"] == 1
+    assert unsharded["shape_patterns"] == 2
 
     cfg = variant(tmp_path, "shards", lambda c: c.update({"shards": 3}))
     r3 = tmp_path / "results"
     files = ["patterns/patterns.h5", "shaping/shaped.h5", "shaping/unshaped.h5"]
     targets = [str(r3 / f) for f in [*files, "split/split.csv"]]
     assert planned_jobs(r3, tmp_path, *targets, configfile=cfg) == {
-        "generate_structures": 1, "simulate_patterns_shard": 3, "gather_patterns": 1,
+        "generate_structures_shard": 3, "gather_structures": 1, "simulate_patterns_shard": 3,
+        "gather_patterns": 1,
         "shape_patterns_shard": 6, "gather_shaping": 2, "split_dataset": 1,
     }  # fmt: skip
     proc = snakemake(r3, tmp_path, *targets, configfile=cfg)
@@ -334,6 +336,9 @@ def test_same_seed_gives_identical_data_artifacts_sharded_or_not(run, tmp_path):
         pd.read_parquet(r / "structures/structures.parquet"),
         pd.read_parquet(r3 / "structures/structures.parquet"),
     )
+    for name in ("outcomes.csv", "class_counts.csv"):
+        assert (r / "structures" / name).read_bytes() == (r3 / "structures" / name).read_bytes()
+    assert len(list((r3 / "structures/shards").glob("*.json"))) == 3
     assert len(list((r3 / "patterns/shards").glob("*.h5"))) == 3
     assert len(list((r3 / "shaping/shards").glob("*.h5"))) == 6
     for rel in files:

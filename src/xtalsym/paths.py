@@ -16,6 +16,7 @@ from pathlib import Path
 FILES: dict[str, str] = {
     # structures stage
     "structures": "structures/structures.parquet",
+    "structures_shard": "structures/shards/{shard}.json",
     "outcomes": "structures/outcomes.csv",
     "structure_counts": "structures/class_counts.csv",
     "structure_counts_figure": "structures/class_counts.png",

@@ -23,9 +23,10 @@ ENV_TRAIN = "../../envs/train.yaml"
 RUNTIME = json.dumps(split_runtime(config)[1], sort_keys=True)
 
 
-# Jobs per per-crystal stage (config shards; xtalsym.shards). 1: the patterns and shaping rules
-# write their artifacts themselves; N > 1: N shard jobs each, and a gather job that writes the
-# same artifact as virtual datasets over the shard files.
+# Jobs per data stage (config shards; xtalsym.shards). 1: the structures, patterns and shaping
+# rules write their artifacts themselves; N > 1: N shard jobs each, and a gather job that
+# writes the same artifact (structures: from what the shards cached; patterns and shaping: as
+# virtual datasets over the shard files).
 SHARDS = config["shards"]
 
 
@@ -97,6 +98,11 @@ def train_params(wildcards):
 def shard_of(wildcards):
     """`--shard K/N` of a shard job."""
     return f"{wildcards.shard}/{SHARDS}"
+
+
+def structures_shards(wildcards):
+    """The structures shard manifests, in shard order (gather_structures)."""
+    return expand(P("structures_shard"), shard=range(SHARDS))
 
 
 def patterns_shards(wildcards):

@@ -2,7 +2,7 @@ if SHARDS == 1:
 
     rule simulate_patterns:
         input:
-            structures=rules.generate_structures.output.table,
+            structures=P("structures"),
         output:
             patterns=P("patterns"),
             figure=report(
@@ -34,7 +34,7 @@ else:
     # as in the unsharded job, the run time is about 1/SHARDS of it.
     rule simulate_patterns_shard:
         input:
-            structures=rules.generate_structures.output.table,
+            structures=P("structures"),
         output:
             patterns=P("patterns_shard"),
         log:
@@ -59,7 +59,7 @@ else:
     # patterns.h5 as virtual datasets over the shards (no pixel copied), and the figure.
     rule gather_patterns:
         input:
-            structures=rules.generate_structures.output.table,
+            structures=P("structures"),
             shards=patterns_shards,
         output:
             patterns=P("patterns"),

@@ -1,6 +1,6 @@
 rule split_dataset:
     input:
-        structures=rules.generate_structures.output.table,
+        structures=P("structures"),
         patterns=P("patterns"),
     output:
         split=P("split"),

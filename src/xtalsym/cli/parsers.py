@@ -49,6 +49,16 @@ def _structures(command: Command) -> None:
     )
     add_config_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument(
+        "--shard", metavar="K/N",
+        help="only shard K of N: the CIFs whose path hashes to K and every N-th chunk of the "
+        "synthetic crystals, cached in --out for the --gather job; writes DIR/shards/K.json",
+    )  # fmt: skip
+    p.add_argument(
+        "--gather", nargs="+", metavar="JSON",
+        help="the shard jobs' manifests (in shard order): write the artifacts, reading back "
+        "what the shards cached (the same files as without shards)",
+    )  # fmt: skip
 
 
 def _patterns(command: Command) -> None:

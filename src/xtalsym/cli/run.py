@@ -46,9 +46,17 @@ def dispatch(args: argparse.Namespace) -> int:
 
             torch.set_num_threads(args.threads)
     if cmd == "structures":
-        from ..structures import run_structures
+        from ..shards import parse_shard
+        from ..structures import gather_structures, run_structures, run_structures_shard
 
-        run_structures(cfg, args.out)
+        if args.gather and args.shard:
+            raise SystemExit("xtalsym structures: give --shard or --gather, not both")
+        if args.shard:
+            run_structures_shard(cfg, args.out, parse_shard(args.shard))
+        elif args.gather:
+            gather_structures(cfg, args.out, args.gather)
+        else:
+            run_structures(cfg, args.out)
     elif cmd == "patterns":
         from ..patterns import gather_patterns, run_patterns
         from ..shards import parse_shard

@@ -2,7 +2,7 @@
 labelled by spglib and stored in one standard setting (see :mod:`.standard` for the
 orientation of x, y, z). Entry point: :func:`run_structures`."""
 
-from .stage import run_structures
+from .stage import gather_structures, run_structures, run_structures_shard
 from .standard import (
     label,
     read_structure_file,
@@ -12,9 +12,11 @@ from .standard import (
 )
 
 __all__ = [
+    "gather_structures",
     "label",
     "read_structure_file",
     "run_structures",
+    "run_structures_shard",
     "spacegroup_symbol",
     "standardise",
     "structure_row",

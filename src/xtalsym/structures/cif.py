@@ -1,12 +1,13 @@
 """The cif_dir source: every ``*.cif`` / ``*.cif.gz`` under a directory, parsed in parallel.
 
-Scale: the file list (sorted by id) is cut into chunks of ``chunk_size`` files; worker
-processes parse a chunk and write its rows and per-file outcomes to
-``<out>/.cif_chunks/<key>/chunk-00012.parquet`` (atomically). ``key`` hashes the file list
-(paths, sizes, modification times), the settings that change a row, and the package version,
-so a rerun after an interruption skips every finished chunk and a changed directory or
-setting starts afresh. Only one chunk is in memory at a time in the parent, which streams the
-chunks into the artifact (see :mod:`.stage`).
+Scale: the file list (sorted by id; with ``shards: N``, each shard's files, :func:`shard_of`)
+is cut into chunks of ``chunk_size`` files; worker processes parse a chunk and write its rows
+and per-file outcomes to ``<out>/.cif_chunks/<key>/chunk-00012.parquet`` (atomically).
+``key`` hashes the file list (paths, sizes, modification times), the settings that change a
+row, and the package version, so a rerun after an interruption skips every finished chunk and
+a changed directory or setting starts afresh. Only one chunk (one batch per shard) is in
+memory at a time in the parent, which streams the records in id order into the artifact (see
+:mod:`.stage`).
 
 Per file, each failure is the file's outcome, never the stage's: over ``max_file_mb`` (raw or
 decompressed) -> ``file_too_large``; an I/O error or corrupt gzip -> ``unreadable``; empty ->
@@ -27,6 +28,7 @@ Duplicates are found later, across chunks and sources. Reading one file is :mod:
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import logging
 import multiprocessing
@@ -56,10 +58,12 @@ logger = logging.getLogger(__name__)
 SOURCE = "cif_dir"
 CHUNK_DIR = ".cif_chunks"
 SUFFIXES = (".cif", ".cif.gz")
+CHUNK_FORMAT = 2  # of the chunk tables (part of the cache key): 2 added file_id
 
 CHUNK_SCHEMA = pa.schema(
     [
         ("name", pa.string()),
+        ("file_id", pa.string()),  # the file's id (the sort key), also when skipped
         ("status", pa.string()),
         ("reason", pa.string()),
         ("id", pa.string()),
@@ -130,7 +134,7 @@ def list_cif_files(root: str | Path) -> list[tuple[str, str]]:
 def cache_key(root: Path, files: Sequence[tuple[str, str]], st: CifSettings, chunk: int) -> str:
     """Hash of the file list (with sizes and mtimes), the settings and the package version."""
     h = hashlib.sha256()
-    h.update(json.dumps([asdict(st), chunk, __version__]).encode())
+    h.update(json.dumps([asdict(st), chunk, __version__, CHUNK_FORMAT]).encode())
     for sid, rel in files:
         stat = (root / rel).stat()
         h.update(f"{sid}\0{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
@@ -143,8 +147,8 @@ def process_file(root: Path, rel: str, sid: str, st: CifSettings) -> dict[str, A
     Never raises for the file's sake: any failure of reading, parsing, ordering, labelling or
     standardising, or a run past ``st.timeout_s``, becomes the record's reason and detail.
     """
-    rec: dict[str, Any] = {"name": rel, "status": "skipped", "reason": "", "id": None,
-                           "detail": ""}  # fmt: skip
+    rec: dict[str, Any] = {"name": rel, "file_id": sid, "status": "skipped", "reason": "",
+                           "id": None, "detail": ""}  # fmt: skip
     try:
         with time_limit(st.timeout_s):
             s, notes = parse_cif(read_cif_text(root / rel, st.max_bytes), st)
@@ -202,7 +206,8 @@ def process_file_isolated(root: Path, rel: str, sid: str, st: CifSettings) -> di
     code = proc.exitcode
     why = f"killed by {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
     logger.warning("%s: the worker process died (%s)", rel, "hung" if hung else why)
-    return {"name": rel, "status": "skipped", "id": None, "reason": "timeout" if hung else "crashed",
+    return {"name": rel, "file_id": sid, "status": "skipped", "id": None,
+            "reason": "timeout" if hung else "crashed",
             "detail": f"over {wait:g} s in native code" if hung else f"worker process {why}"}  # fmt: skip
 
 
@@ -261,13 +266,21 @@ def _parse_chunks(
         return rest
 
 
+def shard_of(rel: str, shards: int) -> int:
+    """The shard of the file at relative path ``rel``: a stable hash of the path, so a file
+    keeps its shard when others are added or removed (only that shard's cache is redone)."""
+    return int.from_bytes(hashlib.sha1(rel.encode()).digest()[:8], "big") % shards
+
+
 def parse_directory(
     sconf: dict[str, Any],
     classes: Sequence[int],
     out_dir: str | Path,
     progress: bool = True,
+    shard: tuple[int, int] = (0, 1),
 ) -> tuple[Path, int]:
-    """Parse every CIF into chunk files (skipping finished ones); (cache dir, chunk count)."""
+    """Parse the CIFs of ``shard`` (k, N) into chunk files, skipping finished ones;
+    returns (cache dir, chunk count). Shard (0, 1) is every file."""
     c = sconf["cif_dir"]
     if not c.get("path"):
         raise ValueError("structures.sources has cif_dir but structures.cif_dir.path is not set")
@@ -282,26 +295,64 @@ def parse_directory(
         max_bytes=int(c["max_file_mb"] * 1e6) if c["max_file_mb"] else None,
     )
     size = int(c["chunk_size"])
-    files = list_cif_files(root)
-    chunks = [files[k : k + size] for k in range(0, len(files), size)]
-    base = Path(out_dir) / CHUNK_DIR
-    cache = base / cache_key(root, files, st, size)
+    k, n = shard
+    files = [f for f in list_cif_files(root) if n == 1 or shard_of(f[1], n) == k]
+    chunks = [files[j : j + size] for j in range(0, len(files), size)]
+    cache = Path(out_dir) / CHUNK_DIR / cache_key(root, files, st, size)
     cache.mkdir(parents=True, exist_ok=True)
-    todo = [k for k in range(len(chunks)) if not chunk_path(cache, k).exists()]
+    todo = [j for j in range(len(chunks)) if not chunk_path(cache, j).exists()]
     logger.info(
-        "cif_dir %s: %d files in %d chunks, %d already parsed (cache %s)",
-        root, len(files), len(chunks), len(chunks) - len(todo), cache,
+        "cif_dir %s%s: %d files in %d chunks, %d already parsed (cache %s)",
+        root, f" shard {k}/{n}" if n > 1 else "", len(files), len(chunks),
+        len(chunks) - len(todo), cache,
     )  # fmt: skip
-    n_todo = sum(len(chunks[k]) for k in todo)
+    n_todo = sum(len(chunks[j]) for j in todo)
     workers = int(sconf["workers"])
     with tqdm(total=n_todo, desc="cif_dir", unit="file", disable=not progress) as bar:
         while todo:
             todo = _parse_chunks(root, chunks, todo, st, cache, workers, bar)
-    # Older caches (other files or settings) are of no further use.
-    for other in base.iterdir():
-        if other.is_dir() and other != cache:
-            shutil.rmtree(other, ignore_errors=True)
     return cache, len(chunks)
+
+
+def parse_shards(
+    sconf: dict[str, Any],
+    classes: Sequence[int],
+    out_dir: str | Path,
+    shards: int = 1,
+    progress: bool = True,
+) -> list[tuple[Path, int]]:
+    """:func:`parse_directory` for every shard (what shard jobs parsed is read back), then
+    the caches of other file lists or settings are removed; [(cache dir, chunk count)]."""
+    caches = [parse_directory(sconf, classes, out_dir, progress, (k, shards))
+              for k in range(shards)]  # fmt: skip
+    keep = {cache for cache, _ in caches}
+    for other in (Path(out_dir) / CHUNK_DIR).iterdir():
+        if other.is_dir() and other not in keep:
+            shutil.rmtree(other, ignore_errors=True)
+    return caches
+
+
+def iter_tables(caches: Sequence[tuple[Path, int]], batch: int = 500) -> Iterator[pa.Table]:
+    """The records of every shard's chunks, in id order (the unsharded order), in tables of
+    at most ``batch`` rows (one chunk each when there is one shard); one batch per shard in
+    memory."""
+    if len(caches) == 1:
+        yield from iter_chunks(*caches[0])
+        return
+
+    def records(cache: Path, n_chunks: int) -> Iterator[dict[str, Any]]:
+        for k in range(n_chunks):
+            for b in pq.ParquetFile(chunk_path(cache, k)).iter_batches(batch_size=batch):
+                yield from b.to_pylist()
+
+    out: list[dict[str, Any]] = []
+    for rec in heapq.merge(*(records(*c) for c in caches), key=lambda r: r["file_id"]):
+        out.append(rec)
+        if len(out) == batch:
+            yield pa.Table.from_pylist(out, schema=CHUNK_SCHEMA)
+            out = []
+    if out:
+        yield pa.Table.from_pylist(out, schema=CHUNK_SCHEMA)
 
 
 def iter_chunks(cache: Path, n_chunks: int) -> Iterator[pa.Table]:

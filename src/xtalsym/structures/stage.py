@@ -8,6 +8,7 @@ realism.png (distributions against real-crystal statistics, :mod:`.realism`; doc
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..io import write_table
+from ..io import write_json, write_table
 from ..spacegroups import CRYSTAL_SYSTEMS, crystal_system, resolve_classes
 from . import cif, mp, synthetic
 from .dedup import Deduplicator
@@ -39,10 +40,16 @@ SYSTEM_COLOURS = dict(
 
 
 def _write_cif_source(
-    sconf: dict[str, Any], classes: list[int], out_dir: Path, w: ArtifactWriter, dedup, progress
+    sconf: dict[str, Any],
+    classes: list[int],
+    out_dir: Path,
+    w: ArtifactWriter,
+    dedup,
+    progress,
+    shards: int = 1,
 ) -> None:
-    cache, n_chunks = cif.parse_directory(sconf, classes, out_dir, progress=progress)
-    for table in cif.iter_chunks(cache, n_chunks):
+    caches = cif.parse_shards(sconf, classes, out_dir, shards, progress=progress)
+    for table in cif.iter_tables(caches):
         kept = pc.equal(table.column("status"), "kept").to_pylist()
         keep_mask, outcomes = [], []
         rows = table.select(["formula", "spacegroup", "symbol", "n_sites"]).to_pylist()
@@ -130,8 +137,65 @@ def plot_class_counts(df: pd.DataFrame, dest: str | Path, title: str = "") -> No
     save_figure(fig, dest)
 
 
-def run_structures(cfg: dict[str, Any], out_dir: str | Path, progress: bool = True) -> None:
-    """The structures stage (uses ``cfg["structures"]``, ``cfg["classes"]``, ``cfg["seed"]``)."""
+def shard_manifest(out_dir: str | Path, k: int) -> Path:
+    """Where shard job ``k`` of the structures stage writes its manifest."""
+    return Path(out_dir) / "shards" / f"{k}.json"
+
+
+def run_structures_shard(
+    cfg: dict[str, Any], out_dir: str | Path, shard: tuple[int, int], progress: bool = True
+) -> Path:
+    """Shard ``k`` of ``N`` of the structures stage (config ``shards``): the CIFs whose path
+    hashes to shard k (:func:`.cif.shard_of`) and the k-th of every N chunks of the synthetic
+    source's first round, parsed or generated into the stage's caches in ``out_dir``, where
+    :func:`run_structures` (``shards=N``) reads them back instead of redoing them; so the
+    artifact is the unsharded one. The Materials Project source is left to that job. Writes
+    and returns the manifest ``out_dir/shards/{k}.json`` (what was cached where)."""
+    sconf = cfg["structures"]
+    classes = resolve_classes(cfg["classes"])
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    k, n = shard
+    manifest: dict[str, Any] = {"shard": f"{k}/{n}"}
+    if "cif_dir" in sconf["sources"]:
+        cache, n_chunks = cif.parse_directory(sconf, classes, out_dir, progress, shard)
+        manifest["cif_dir"] = {"cache": cache.relative_to(out_dir).as_posix(),
+                               "chunks": n_chunks}  # fmt: skip
+    if "synthetic" in sconf["sources"]:
+        cache = out_dir / synthetic.CACHE_DIR
+        names = synthetic.run_shard(sconf, classes, cfg["seed"], cache, shard, progress)
+        manifest["synthetic"] = {"cache": synthetic.CACHE_DIR, "chunks": names}
+    dest = shard_manifest(out_dir, k)
+    write_json(dest, manifest)
+    logger.info("structures shard %d/%d -> %s", k, n, dest)
+    return dest
+
+
+def gather_structures(
+    cfg: dict[str, Any], out_dir: str | Path, manifests: list[str | Path], progress: bool = True
+) -> None:
+    """:func:`run_structures` after the shard jobs whose ``manifests`` (shard order) are
+    given: ValueError naming the file unless they are shards 0..N-1 of one N. A cache a
+    manifest names that is gone is only a warning: the stage redoes that part."""
+    n = len(manifests)
+    for k, path in enumerate(manifests):
+        m = json.loads(Path(path).read_text())
+        if m.get("shard") != f"{k}/{n}":
+            raise ValueError(f"{path}: shard {m.get('shard')}, expected {k}/{n} (in order)")
+        for source in ("cif_dir", "synthetic"):
+            cache = m.get(source, {}).get("cache")
+            if cache and not (Path(out_dir) / cache).is_dir():
+                logger.warning("%s: its %s cache %s is gone; redoing it", path, source, cache)
+    run_structures(cfg, out_dir, progress, shards=n)
+
+
+def run_structures(
+    cfg: dict[str, Any], out_dir: str | Path, progress: bool = True, shards: int = 1
+) -> None:
+    """The structures stage (uses ``cfg["structures"]``, ``cfg["classes"]``, ``cfg["seed"]``).
+
+    ``shards``: the N of the shard jobs (:func:`run_structures_shard`) that ran before, whose
+    cached work this job reads back (the CIF caches are laid out per shard)."""
     sconf = cfg["structures"]
     classes = resolve_classes(cfg["classes"])
     out_dir = Path(out_dir)
@@ -142,7 +206,7 @@ def run_structures(cfg: dict[str, Any], out_dir: str | Path, progress: bool = Tr
 
     with ArtifactWriter(out_dir) as w:
         if "cif_dir" in sources:
-            _write_cif_source(sconf, classes, out_dir, w, dedup, progress)
+            _write_cif_source(sconf, classes, out_dir, w, dedup, progress, shards)
         if "materials_project" in sources:
             rows, outcomes = mp.run_materials_project(sconf, classes, out_dir)
             _write_rows_dedup(rows, outcomes, w, dedup)

@@ -189,6 +189,59 @@ def _ordered_results(
             write_json(paths[k], done)
 
 
+def _settings(sconf: dict[str, Any], classes: Sequence[int], seed: int) -> Settings:
+    syn = sconf["synthetic"]
+    return Settings(
+        seed=int(seed),
+        classes=frozenset(int(c) for c in classes),
+        symprec=float(sconf["symprec"]),
+        max_sites=int(sconf["max_sites"]),
+        volume_factor=float(syn["volume_factor"]),
+        setting=str(sconf["setting"]),
+        generator=str(syn["generator"]),
+        pseudo_share=float(syn["pseudo_share"]),
+    )
+
+
+def _targets(sconf: dict[str, Any], classes: Sequence[int]) -> dict[int, int]:
+    syn = sconf["synthetic"]
+    return class_targets(list(classes), int(syn["per_class"]), syn["prior"])
+
+
+def run_shard(
+    sconf: dict[str, Any],
+    classes: Sequence[int],
+    seed: int,
+    cache: str | Path,
+    shard: tuple[int, int],
+    progress: bool = True,
+) -> list[str]:
+    """Shard ``k`` of ``N``: the first round's cache chunks ``j`` with ``j % N == k``.
+
+    The first round's items depend on the targets only, so shard jobs can run them ahead
+    of :func:`generate`, which then reads them from ``cache`` as it reads a resumed run's
+    (the rest of the first round and the later rounds, a few per cent, it runs itself).
+    Returns the cache file names written or found.
+    """
+    k, n = shard
+    st, targets = _settings(sconf, classes, seed), _targets(sconf, classes)
+    sel = Selection(targets, int(sconf["synthetic"]["max_attempts"]), st.max_sites,
+                    Deduplicator(enabled=False), lambda rows, outcomes: None)  # fmt: skip
+    items = sel.plan()
+    mine = [items[j : j + CACHE_ITEMS] for j in range(k * CACHE_ITEMS, len(items), n * CACHE_ITEMS)]
+    cache = Path(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    # Every chunk but the last of the round is CACHE_ITEMS long, so the concatenation of
+    # this shard's chunks is cut again into the same chunks (the same cache files).
+    flat = [item for chunk in mine for item in chunk]
+    workers = int(sconf["workers"])
+    bar = tqdm(total=len(flat), desc=f"synthetic {k}/{n}", unit="item", disable=not progress)
+    with process_pool(workers) as pool, bar:
+        for _ in _ordered_results(flat, st, pool, workers, bar, cache):
+            pass
+    return [_chunk_path(cache, st, chunk).name for chunk in mine]
+
+
 def generate(
     sconf: dict[str, Any],
     classes: Sequence[int],
@@ -206,20 +259,9 @@ def generate(
     sources) rejects structures already kept by another source. ``cache``: a directory for
     the records of finished items, so an interrupted run resumes (removed on success).
     """
-    syn = sconf["synthetic"]
-    st = Settings(
-        seed=int(seed),
-        classes=frozenset(int(c) for c in classes),
-        symprec=float(sconf["symprec"]),
-        max_sites=int(sconf["max_sites"]),
-        volume_factor=float(syn["volume_factor"]),
-        setting=str(sconf["setting"]),
-        generator=str(syn["generator"]),
-        pseudo_share=float(syn["pseudo_share"]),
-    )
+    st, targets = _settings(sconf, classes, seed), _targets(sconf, classes)
     dedup = dedup if dedup is not None else Deduplicator(enabled=sconf["dedup"])
-    targets = class_targets(list(classes), int(syn["per_class"]), syn["prior"])
-    sel = Selection(targets, int(syn["max_attempts"]), st.max_sites, dedup, emit)
+    sel = Selection(targets, int(sconf["synthetic"]["max_attempts"]), st.max_sites, dedup, emit)
     workers = int(sconf["workers"])
     if cache is not None:
         cache = Path(cache)
@@ -264,4 +306,4 @@ def collect(sconf: dict[str, Any], classes: Sequence[int], seed: int, **kw: Any)
 
 
 __all__ = ["CACHE_DIR", "Settings", "SyntheticResult", "collect", "generate", "run_item",
-           "time_limit"]  # fmt: skip
+           "run_shard", "time_limit"]  # fmt: skip
