@@ -3,14 +3,14 @@
 Runs structures -> patterns -> shaping (both modes) -> split through the CLI, as the rules do,
 with config/paper.yaml's data settings (ICSD-like class prior, 96 sites, 256 px patterns,
 224 px images, the authors' resize) at two sizes, recording per job the wall time and the
-peak resident memory of the whole process tree (workers included, sampled every 0.1 s). The
-small size runs one job per stage; the large one as a cluster would, ``SHARDS`` shard jobs
-per stage and a gather job, timed apart. Projections: the paper's 108,658 crystals on these
-cores (the shard jobs and the gather of each stage, one after the other, scaled linearly)
-and 1,000,000 crystals on 100 shards, one node like this one per shard job (a shard's time
-at 10,000 crystals, plus the gather scaled linearly with the crystals: an upper estimate,
-the virtual-dataset gathers grow with the shards, not the crystals). Memory must not grow
-with the number of crystals: compare the two sizes' peaks.
+peak resident memory of the whole process tree (workers included, sampled every 0.1 s). Each
+stage runs as a cluster would run it, ``SHARDS`` shard jobs and a gather job, timed apart.
+Projections: the paper's 108,658 crystals on these cores (the shard jobs and the gather of
+each stage, one after the other, scaled in proportion to the large size: fixed costs are
+scaled too, so an upper estimate) and 1,000,000 crystals on 100 shards, one node like this
+one per shard job (a shard job of the large size holds ~10,000 crystals, as such a shard
+does; the gathers on the line through the two sizes). Memory must not grow with the number
+of crystals: compare the two sizes' peaks.
 """
 
 from __future__ import annotations
@@ -160,6 +160,11 @@ def run_size(n_per_class: int, workdir: Path, workers: int, shards: int = 1) -> 
     return {"n_crystals": n, "shards": shards, "stages": out}
 
 
+def _line(xa: float, ya: float, xb: float, yb: float, x: float) -> float:
+    """The line through (xa, ya) and (xb, yb) at x, never below yb (fixed cost + per crystal)."""
+    return max(yb, ya + (yb - ya) * (x - xa) / (xb - xa))
+
+
 def summarise(a: dict, b: dict, workers: int) -> dict:
     """Figures from the two sizes ``a`` (small) and ``b`` (large), projected to PAPER_N on
     these cores and to BIG_N on BIG_SHARDS nodes like this one.
@@ -177,12 +182,12 @@ def summarise(a: dict, b: dict, workers: int) -> dict:
             "gib": round(sb["bytes"] * PAPER_N / n / 2**30, 2),
             "peak_rss_mb": round(sb["peak_rss_mb"] + max(slope, 0.0) * (PAPER_N - n), 0),
         }
-        if "shard_seconds" in sb:  # the large size ran as shard jobs + a gather
+        if "shard_seconds" in sb:  # shard jobs + a gather
             per_shard = n / len(sb["shard_seconds"])
             shard_s = max(sb["shard_seconds"]) * (BIG_N / BIG_SHARDS) / per_shard
-            gather_s = sb["gather_seconds"] * BIG_N / n
+            gather_s = _line(a["n_crystals"], sa["gather_seconds"], n, sb["gather_seconds"], BIG_N)
         else:  # split: one job over the label table
-            shard_s, gather_s = 0.0, sb["seconds"] * BIG_N / n
+            shard_s, gather_s = 0.0, _line(a["n_crystals"], sa["seconds"], n, sb["seconds"], BIG_N)
         big[stage] = {"shard_seconds": round(shard_s), "gather_seconds": round(gather_s)}
         big[stage]["seconds"] = big[stage]["shard_seconds"] + big[stage]["gather_seconds"]
     peak_ratio = max(b["stages"][s]["peak_rss_mb"] / a["stages"][s]["peak_rss_mb"] for s in STAGES)
@@ -209,7 +214,7 @@ def run(quick: bool = False) -> dict:
     workers = psutil.cpu_count() or 2
     small, large = (2, 4) if quick else (70, 280)  # 72 x 280 ~ 20,000 crystals
     with tempfile.TemporaryDirectory(prefix="xtalsym-scale-") as d:
-        a = run_size(small, Path(d), workers)
+        a = run_size(small, Path(d), workers, shards=SHARDS)
         b = run_size(large, Path(d), workers, shards=SHARDS)
     return write_result("scale", summarise(a, b, workers))
 

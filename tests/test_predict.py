@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -145,6 +146,10 @@ def test_bad_inputs_name_the_file(bundles, nacl, tmp_path):
     fake.write_text("not an image")
     with pytest.raises(ValueError, match="fake_y.png"):
         predict([nacl["pngs"][0], fake, nacl["pngs"][2]], bundles["msdn"])
+    black = tmp_path / "black_z.png"
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(black)
+    with pytest.raises(ValueError, match=r"black_z.png: blank image \(every pixel 0\)"):
+        predict([*nacl["pngs"][:2], black], bundles["msdn"])
     with pytest.raises(ValueError, match="not a model bundle"):
         predict([nacl["cif"]], tmp_path)
 

@@ -55,6 +55,9 @@ def image_inputs(paths: Sequence[Path], card: dict[str, Any], shaped: bool) -> n
     check_axis_order(paths)
     spec = ImageSpec.from_card(card)
     arrays = [(read_shaped_image if shaped else read_pattern_image)(p) for p in paths]
+    for p, a in zip(paths, arrays, strict=True):
+        if a.min() == a.max():  # no spot and no edge: nothing to classify by
+            raise ValueError(f"{p}: blank image (every pixel {a.flat[0]})")
     sizes = {a.shape[0] for a in arrays}
     if len(sizes) != 1:
         raise ValueError("the three images differ in size: " + ", ".join(map(str, paths)))
