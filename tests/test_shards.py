@@ -124,3 +124,40 @@ def test_gathered_view_moves_with_its_directory_and_refuses_missing_shards(table
     assert missing_sources(moved) == [str(moved_parts[1])]
     with pytest.raises(DamagedArtifactError, match=r"shards/1\.h5"):
         check_artifact(moved)
+
+
+@pytest.mark.parametrize("shards", [1, 3])
+def test_unshaped_view_reads_as_the_shaped_unshaped_file(table, unsharded, tmp_path, shards):
+    """unshaped.h5 as a view of shaped.h5 (ordinary, or itself gathered from 3 shards): the
+    computed unshaped file's images, ids, labels and attributes but mode-independent ones;
+    readers see an ordinary file, a moved directory still reads, a missing source is refused."""
+    from xtalsym.shaping import unshaped_view
+    from xtalsym.train.data import open_image_file
+
+    if shards == 1:
+        shaped = tmp_path / "shaped.h5"
+        shutil.copy(unsharded / "shaped.h5", shaped)
+    else:
+        sharded_run(table, tmp_path, shards)
+        shaped = tmp_path / "shaping/shaped.h5"
+    view = shaped.parent / "unshaped_view.h5"
+    assert unshaped_view(CFG, shaped, view) == 7
+    a_attrs, a_data, _ = contents(unsharded / "unshaped.h5")
+    b_attrs, b_data, b_id = contents(view)
+    assert a_data.keys() == b_data.keys()
+    for name, (values, _) in a_data.items():
+        np.testing.assert_array_equal(values, b_data[name][0], err_msg=name)
+        assert b_data[name][1], name  # virtual
+    assert b_attrs.pop("view_of").startswith("shaped.h5: images[:, :, :, 1]")
+    assert a_attrs == b_attrs and b_id != contents(shaped)[2]
+    assert open_image_file(view).shape == open_image_file(unsharded / "unshaped.h5").shape
+
+    moved = tmp_path / "moved"
+    shutil.copytree(shaped.parent, moved)
+    np.testing.assert_array_equal(contents(moved / view.name)[1]["images"][0],
+                                  a_data["images"][0])  # fmt: skip
+    (moved / "shaped.h5").unlink()
+    with pytest.raises(DamagedArtifactError, match="shaped.h5"):
+        check_artifact(moved / view.name)
+    with pytest.raises(ValueError, match="not a shaped images file"):
+        unshaped_view(CFG, unsharded / "unshaped.h5", tmp_path / "x.h5")

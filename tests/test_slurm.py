@@ -252,7 +252,10 @@ def sharded_names(local: set[str]) -> set[str]:
     """The files of a run with SHARDS shards, from the files of the same run with one: shard
     files beside patterns.h5 and each {mode}.h5, and the logs and benchmarks of the shard and
     gather jobs instead of the single job's."""
-    modes = sorted(Path(f).stem for f in local if re.fullmatch(r"shaping/[a-z]+\.h5", f))
+    # the modes shaped by a job of their own (with both, unshaped.h5 is a view: view_unshaped)
+    modes = sorted(
+        m.group(1) for f in local if (m := re.fullmatch(r"logs/shape_patterns_(\w+)\.log", f))
+    )
     out = set()
     for f in local:
         d, name = f.split("/", 1)

@@ -124,6 +124,12 @@ def trained_modes():
     return sorted({config["train"]["models"][m]["input"] for m in MODELS})
 
 
+# Image modes the run makes. With both, unshaped.h5 is a view of shaped.h5's channel S (the
+# unshaped image bit for bit; rule view_unshaped), so only the shaped images are computed.
+MODES = sorted(set(config["shaping"]["modes"]) | set(trained_modes()))
+SHAPED_MODES = "shaped" if {"shaped", "unshaped"} <= set(MODES) else "|".join(MODES)
+
+
 def robustness_outputs():
     if config["evaluate"]["robustness"]["enabled"]:
         return [P("robustness"), P("robustness_figure")]

@@ -139,10 +139,7 @@ rule build_report:
         excluded=rules.split_dataset.output.excluded,
         figures=[
             P("patterns_figure"),
-            *expand(
-                P("shaping_figure"),
-                mode=sorted(set(config["shaping"]["modes"]) | set(trained_modes())),
-            ),
+            *expand(P("shaping_figure"), mode=MODES),
         ],
     output:
         index=P("report"),

@@ -15,6 +15,8 @@ if SHARDS == 1:
             f"{R}/logs/shape_patterns_{{mode}}.log",
         benchmark:
             f"{R}/benchmarks/shape_patterns_{{mode}}.tsv"
+        wildcard_constraints:
+            mode=SHAPED_MODES,
         conda:
             ENV
         threads: config["shaping"]["workers"]
@@ -42,6 +44,8 @@ else:
             f"{R}/logs/shape_patterns_shard_{{mode}}-{{shard}}.log",
         benchmark:
             f"{R}/benchmarks/shape_patterns_shard_{{mode}}-{{shard}}.tsv"
+        wildcard_constraints:
+            mode=SHAPED_MODES,
         conda:
             ENV
         threads: config["shaping"]["workers"]
@@ -73,6 +77,8 @@ else:
             f"{R}/logs/gather_shaping_{{mode}}.log",
         benchmark:
             f"{R}/benchmarks/gather_shaping_{{mode}}.tsv"
+        wildcard_constraints:
+            mode=SHAPED_MODES,
         conda:
             ENV
         threads: 1
@@ -86,3 +92,37 @@ else:
             "xtalsym shaping --params {params.cfg:q} {params.runtime_args}"
             " --patterns {input.patterns} --mode {wildcards.mode} --gather {input.shards}"
             " --out {output.images} --figure {output.figure} > {log} 2>&1"
+
+
+if SHAPED_MODES == "shaped":
+
+    # unshaped.h5 as virtual datasets over shaped.h5's channel S (xtalsym.shaping.view).
+    rule view_unshaped:
+        input:
+            shaped=P("images").format(mode="shaped"),
+            patterns=P("patterns"),
+        output:
+            images=P("images").format(mode="unshaped"),
+            figure=report(
+                P("shaping_figure").format(mode="unshaped"),
+                caption="../report/shaping.rst",
+                category="Data",
+                subcategory="unshaped",
+            ),
+        log:
+            f"{R}/logs/view_unshaped.log",
+        benchmark:
+            f"{R}/benchmarks/view_unshaped.tsv"
+        conda:
+            ENV
+        threads: 1
+        resources:
+            mem_mb=lambda wc, attempt: 4000 * attempt,
+            runtime=30,
+        params:
+            runtime_args=runtime_args,
+            cfg=stage_params("shaping", drop=["shaping.modes"]),
+        shell:
+            "xtalsym shaping --params {params.cfg:q} {params.runtime_args} --mode unshaped"
+            " --view-of {input.shaped} --patterns {input.patterns} --out {output.images}"
+            " --figure {output.figure} > {log} 2>&1"

@@ -120,6 +120,11 @@ def _shaping(command: Command) -> None:
         help="with --patterns (the gathered patterns.h5): write --out as virtual datasets "
         "over these images shards (in shard order) instead of shaping",
     )  # fmt: skip
+    p.add_argument(
+        "--view-of", metavar="H5",
+        help="with --mode unshaped: write --out as a view of this shaped.h5's channel S (the "
+        "unshaped image, bit for bit) instead of shaping; --patterns only for the figure",
+    )  # fmt: skip
 
 
 def _split(command: Command) -> None:

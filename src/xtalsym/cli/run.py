@@ -72,7 +72,11 @@ def dispatch(args: argparse.Namespace) -> int:
         from .. import shaping
 
         opts = shaping.ShapingOptions.from_config(cfg["shaping"]["quirks"])
-        if args.gather:
+        if args.view_of:
+            if args.mode != "unshaped":
+                raise SystemExit("xtalsym shaping: --view-of makes --mode unshaped images")
+            shaping.unshaped_view(cfg, args.view_of, args.out, args.patterns, args.figure)
+        elif args.gather:
             if not args.patterns:
                 raise SystemExit("xtalsym shaping: --gather needs --patterns")
             shaping.gather_shaping(

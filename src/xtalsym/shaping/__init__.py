@@ -4,6 +4,7 @@
 - :mod:`.rgb`: their RGB composition (``compose_rgb``, ``shape_rgb``).
 - :mod:`.resize`: their loader's nearest resize as index selection.
 - :mod:`.stage`: patterns.h5 -> {shaped,unshaped}.h5 (``run_shaping``; shards: ``gather_shaping``).
+- :mod:`.view`: unshaped.h5 as a view of shaped.h5's channel S (``unshaped_view``).
 - :mod:`.figure`: raw vs shaped examples (``plot_examples``).
 - :mod:`.imagefiles`: shaping plain image files (``shape_image_files``).
 """
@@ -25,6 +26,7 @@ from .imagefiles import axis_from_name, read_pattern_image, read_shaped_image, s
 from .resize import RESIZES, block_max, loader_indices, resize, resize_like_loader
 from .rgb import compose_rgb, shape_rgb
 from .stage import gather_shaping, run_shaping, shape_crystals
+from .view import unshaped_view
 
 __all__ = [
     "AXIS_CHANNEL",
@@ -52,4 +54,5 @@ __all__ = [
     "shape_image_files",
     "shape_rgb",
     "unshaped_batch",
+    "unshaped_view",
 ]
