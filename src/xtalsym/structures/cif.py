@@ -278,9 +278,11 @@ def parse_directory(
     out_dir: str | Path,
     progress: bool = True,
     shard: tuple[int, int] = (0, 1),
+    listing: Sequence[tuple[str, str]] | None = None,
 ) -> tuple[Path, int]:
     """Parse the CIFs of ``shard`` (k, N) into chunk files, skipping finished ones;
-    returns (cache dir, chunk count). Shard (0, 1) is every file."""
+    returns (cache dir, chunk count). Shard (0, 1) is every file. ``listing``: the
+    directory's :func:`list_cif_files`, when the caller has it already."""
     c = sconf["cif_dir"]
     if not c.get("path"):
         raise ValueError("structures.sources has cif_dir but structures.cif_dir.path is not set")
@@ -296,7 +298,8 @@ def parse_directory(
     )
     size = int(c["chunk_size"])
     k, n = shard
-    files = [f for f in list_cif_files(root) if n == 1 or shard_of(f[1], n) == k]
+    listing = list_cif_files(root) if listing is None else listing
+    files = [f for f in listing if n == 1 or shard_of(f[1], n) == k]
     chunks = [files[j : j + size] for j in range(0, len(files), size)]
     cache = Path(out_dir) / CHUNK_DIR / cache_key(root, files, st, size)
     cache.mkdir(parents=True, exist_ok=True)
@@ -323,7 +326,9 @@ def parse_shards(
 ) -> list[tuple[Path, int]]:
     """:func:`parse_directory` for every shard (what shard jobs parsed is read back), then
     the caches of other file lists or settings are removed; [(cache dir, chunk count)]."""
-    caches = [parse_directory(sconf, classes, out_dir, progress, (k, shards))
+    path = sconf["cif_dir"].get("path")
+    listing = list_cif_files(Path(path).expanduser().resolve()) if path else None
+    caches = [parse_directory(sconf, classes, out_dir, progress, (k, shards), listing)
               for k in range(shards)]  # fmt: skip
     keep = {cache for cache, _ in caches}
     for other in (Path(out_dir) / CHUNK_DIR).iterdir():
