@@ -220,7 +220,8 @@ def run_shard(
 
     The first round's items depend on the targets only, so shard jobs can run them ahead
     of :func:`generate`, which then reads them from ``cache`` as it reads a resumed run's
-    (the rest of the first round and the later rounds, a few per cent, it runs itself).
+    (the N shards cover the whole first round; the later rounds, for classes still short, a
+    few per cent of the attempts, it runs itself).
     Returns the cache file names written or found.
     """
     k, n = shard
