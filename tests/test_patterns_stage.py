@@ -152,7 +152,7 @@ def test_interrupted_simulation_resumes_from_its_last_finished_batch(
 
 
 def test_compression_benchmark_measures_real_codecs(tmp_path):
-    """The codec comparison behind image_dataset's gzip 4 round-trips and orders sizes."""
+    """The codec comparison behind image_dataset's gzip level round-trips and orders sizes."""
     from benchmarks.bench_compression import CODECS, measure
 
     data = np.zeros((24, 3, 64, 64), np.uint8)
