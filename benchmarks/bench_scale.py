@@ -94,23 +94,12 @@ def stage_params(n_per_class: int, workers: int) -> str:
 
 
 def _commands(params: str, r: Path, shards: int) -> dict[str, list[list[str]]]:
-    """Per stage the jobs in order: one, or ``shards`` shard jobs and the gather."""
+    """Per stage the jobs in order: ``shards`` shard jobs and the gather (the split: one)."""
     x = [sys.executable, "-m", "xtalsym.cli"]
     table = f"{r}/structures/structures.parquet"
     # both modes made: unshaped.h5 is a view of shaped.h5 (rule view_unshaped), one job
     view = [[*x, "shape", "--params", params, "--mode", "unshaped", "--view-of", f"{r}/shaped.h5",
              "--out", f"{r}/unshaped.h5"]]  # fmt: skip
-    if shards == 1:
-        return {
-            "structures": [[*x, "structures", "--params", params, "--out", f"{r}/structures"]],
-            "simulate": [[*x, "simulate", "--params", params, "--structures", table,
-                          "--out", f"{r}/patterns.h5"]],
-            "shape_shaped": [[*x, "shape", "--params", params, "--patterns", f"{r}/patterns.h5",
-                              "--mode", "shaped", "--out", f"{r}/shaped.h5"]],
-            "shape_unshaped": view,
-            "split": [[*x, "split", "--params", params, "--structures", table,
-                       "--out", f"{r}/split"]],
-        }  # fmt: skip
     ks = range(shards)
     manifests = [f"{r}/structures/shards/{k}.json" for k in ks]
     pat = [f"{r}/patterns-{k}.h5" for k in ks]
@@ -139,7 +128,7 @@ def _commands(params: str, r: Path, shards: int) -> dict[str, list[list[str]]]:
     }  # fmt: skip
 
 
-def run_size(n_per_class: int, workdir: Path, workers: int, shards: int = 1) -> dict:
+def run_size(n_per_class: int, workdir: Path, workers: int, shards: int) -> dict:
     """All data stages for 72 x ``n_per_class`` crystals (``shards`` jobs per stage + gather).
 
     Per stage: ``seconds`` (all its jobs, one after the other), ``peak_rss_mb`` (the largest

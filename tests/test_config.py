@@ -145,3 +145,12 @@ def test_threads_cap_the_workers_of_the_stage_and_runtime_params_merge():
     zero = load_config(None, '{"train": {"workers": 0}}')
     assert config.cap_workers(zero, "train", 1)["train"]["workers"] == 0
     assert config.cap_workers(cfg, "report", 1) == cfg
+
+
+def test_schema_is_parsed_once_and_handed_out_as_copies():
+    """Per-file defaults read the schema for every structure file; a caller that changes its
+    copy must not change the next caller's."""
+    first = config.schema()
+    first["properties"].clear()
+    assert config.schema()["properties"], "the cached schema was mutated through a copy"
+    assert config.schema() is not config.schema()

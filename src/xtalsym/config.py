@@ -8,6 +8,7 @@ defaults; Snakemake's ``validate`` and this module read the same file.
 from __future__ import annotations
 
 import copy
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,16 @@ class ConfigError(ValueError):
     """A configuration problem, naming the offending key."""
 
 
-def schema() -> dict[str, Any]:
+@cache
+def _schema() -> dict[str, Any]:
     text = resources.files("xtalsym").joinpath("data/config.schema.yaml").read_text()
     return yaml.safe_load(text)
+
+
+def schema() -> dict[str, Any]:
+    """The config JSON schema (a fresh copy; parsed once per process: parsing takes ~0.25 s,
+    and per-file defaults read it for every structure file)."""
+    return copy.deepcopy(_schema())
 
 
 def _fill_defaults(node: dict[str, Any], sch: dict[str, Any]) -> None:

@@ -49,16 +49,21 @@ def _structures(command: Command) -> None:
     )
     add_config_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    p.add_argument(
-        "--shard", metavar="K/N",
-        help="only shard K of N: the CIFs whose path hashes to K and every N-th chunk of the "
+    _shard_options(
+        p,
+        "only shard K of N: the CIFs whose path hashes to K and every N-th chunk of the "
         "synthetic crystals, cached in --out for the --gather job; writes DIR/shards/K.json",
-    )  # fmt: skip
-    p.add_argument(
-        "--gather", nargs="+", metavar="JSON",
-        help="the shard jobs' manifests (in shard order): write the artifacts, reading back "
+        "JSON",
+        "the shard jobs' manifests (in shard order): write the artifacts, reading back "
         "what the shards cached (the same files as without shards)",
-    )  # fmt: skip
+    )
+
+
+def _shard_options(p, shard_help: str, gather_metavar: str, gather_help: str) -> None:
+    """--shard K/N or --gather FILE...: a data stage's shard job, or its gather."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--shard", metavar="K/N", help=shard_help)
+    group.add_argument("--gather", nargs="+", metavar=gather_metavar, help=gather_help)
 
 
 def _patterns(command: Command) -> None:
@@ -78,15 +83,13 @@ def _patterns(command: Command) -> None:
         help="patterns HDF5 to write (uint8 (N, variants, 3, H, W), docs/artifacts.md)",
     )  # fmt: skip
     p.add_argument("--figure", metavar="PNG", help="also plot example patterns here")
-    p.add_argument(
-        "--shard", metavar="K/N",
-        help="simulate only shard K of N (contiguous rows; config shards, xtalsym.shards)",
-    )  # fmt: skip
-    p.add_argument(
-        "--gather", nargs="+", metavar="H5",
-        help="write --out as virtual datasets over these shard files (in shard order) "
+    _shard_options(
+        p,
+        "simulate only shard K of N (contiguous rows; config shards, xtalsym.shards)",
+        "H5",
+        "write --out as virtual datasets over these shard files (in shard order) "
         "instead of simulating",
-    )  # fmt: skip
+    )
 
 
 def _shaping(command: Command) -> None:

@@ -49,8 +49,6 @@ def dispatch(args: argparse.Namespace) -> int:
         from ..shards import parse_shard
         from ..structures import gather_structures, run_structures, run_structures_shard
 
-        if args.gather and args.shard:
-            raise SystemExit("xtalsym structures: give --shard or --gather, not both")
         if args.shard:
             run_structures_shard(cfg, args.out, parse_shard(args.shard))
         elif args.gather:
@@ -61,8 +59,6 @@ def dispatch(args: argparse.Namespace) -> int:
         from ..patterns import gather_patterns, run_patterns
         from ..shards import parse_shard
 
-        if args.gather and args.shard:
-            raise SystemExit("xtalsym patterns: give --shard or --gather, not both")
         if args.gather:
             gather_patterns(cfg, args.structures, args.gather, args.out, figure_path=args.figure)
         else:

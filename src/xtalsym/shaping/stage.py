@@ -197,9 +197,17 @@ def run_shaping(
     logger.info("wrote %s (%d crystals, %.1f s, %.0f patterns/s)", out_path, n, dt,
                 n * n_var * 3 / max(dt, 1e-9))  # fmt: skip
     if figure_path is not None:
-        from .figure import plot_examples
+        stage_figure(cfg, patterns_path, figure_path, mode)
 
-        plot_examples(patterns_path, figure_path, opts, mode=mode, seed=int(cfg["seed"]))
+
+def stage_figure(
+    cfg: dict[str, Any], patterns_path: str | os.PathLike, figure_path: str | os.PathLike, mode: str
+) -> None:
+    """The shaping stage's figure of ``mode`` images, from the patterns file."""
+    from .figure import plot_examples
+
+    opts = ShapingOptions.from_config(cfg["shaping"]["quirks"])
+    plot_examples(patterns_path, figure_path, opts, mode=mode, seed=int(cfg["seed"]))
 
 
 def gather_shaping(
@@ -224,10 +232,7 @@ def gather_shaping(
         raise ValueError(f"{len(shard_paths)} shards gathered into {out_path}: {why}")
     logger.info("gathered %d shards into %s (%d crystals)", len(shard_paths), out_path, n)
     if figure_path is not None:
-        from .figure import plot_examples
-
-        opts = ShapingOptions.from_config(cfg["shaping"]["quirks"])
-        plot_examples(patterns_path, figure_path, opts, mode=mode, seed=int(cfg["seed"]))
+        stage_figure(cfg, patterns_path, figure_path, mode)
 
 
 def _finalise(

@@ -59,9 +59,7 @@ def unshaped_view(
         out.attrs["artifact_id"] = uuid.uuid4().hex
         out.attrs["view_of"] = f"{shaped_path.name}: images[:, :, :, {PATTERN}] (channel S)"
     if figure_path is not None and patterns_path is not None:
-        from .core import ShapingOptions
-        from .figure import plot_examples
+        from .stage import stage_figure
 
-        opts = ShapingOptions.from_config(cfg["shaping"]["quirks"])
-        plot_examples(patterns_path, figure_path, opts, mode="unshaped", seed=int(cfg["seed"]))
+        stage_figure(cfg, patterns_path, figure_path, "unshaped")
     return meta["images"][0][0]

@@ -70,6 +70,7 @@ class Settings:
     setting: str = "ita"
     generator: str = "fast"
     pseudo_share: float = 0.0
+    set_tempering: float = 1.0
     timeout_s: float = ATTEMPT_TIMEOUT_S
 
 
@@ -110,7 +111,9 @@ def _attempt(
 ) -> dict[str, Any]:
     """One generated, standardised and labelled row (raises Skip)."""
     if st.generator == "fast":
-        lat, frac, numbers = generate_cell(sg, rng, st.max_sites, st.pseudo_share, general)
+        lat, frac, numbers = generate_cell(
+            sg, rng, st.max_sites, st.pseudo_share, general, st.set_tempering
+        )
         if st.setting == "ita":  # the fast row builder stores the ITA setting only
             return row_from_cell(
                 lat, frac, numbers, name, SOURCE, st.symprec, max_sites=st.max_sites,
@@ -200,6 +203,7 @@ def _settings(sconf: dict[str, Any], classes: Sequence[int], seed: int) -> Setti
         setting=str(sconf["setting"]),
         generator=str(syn["generator"]),
         pseudo_share=float(syn["pseudo_share"]),
+        set_tempering=float(syn["set_tempering"]),
     )
 
 
