@@ -37,7 +37,9 @@ def fake_run(tmp_path):
     (results / "report").mkdir(parents=True)
     metrics = {
         "msdn": {"n": 288, "sg_top1": 38 / 288, "sg_top5": 0.441, "cs_accuracy": 195 / 288,
-                 "model": {"arch": "msdn", "input_mode": "shaped"}},
+                 "model": {"arch": "msdn", "input_mode": "shaped"},
+                 "real_structure_check": {"evaluated": 130, "sg_top1": 31 / 130,
+                                          "cs_accuracy": 76 / 130}},
         "vgg": {"n": 288, "sg_top1": 26 / 288, "sg_top5": 0.30, "cs_accuracy": 150 / 288,
                 "model": {"arch": "vgg", "input_mode": "unshaped"}},
     }  # fmt: skip
@@ -68,6 +70,10 @@ def test_table_written_between_the_markers_from_the_run(tmp_path, capsys):
     assert "old numbers" not in text
     lo, hi = binomtest(38, 288).proportion_ci(method="wilson")
     assert f"13.2% [{100 * lo:.1f}, {100 * hi:.1f}]" in text
+    lo, hi = binomtest(31, 130).proportion_ci(method="wilson")
+    row = next(line for line in text.splitlines() if line.startswith("| msdn"))
+    assert f"23.8% [{100 * lo:.1f}, {100 * hi:.1f}]" in row and "58.5%" in row
+    assert "| 130 |" in row
     row = next(line for line in text.splitlines() if line.startswith("| vgg"))
     assert "baseline CNN" in row and "9.0%" in row and "| 288 |" in row
     assert "6 classes (chance 16.7%)" in text

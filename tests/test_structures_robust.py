@@ -106,6 +106,18 @@ def test_physical_sanity(tmp_path, edit, reason, detail):
     assert detail in rec["detail"]
 
 
+def test_degenerate_cell_is_named_as_such(tmp_path):
+    """Angles of 120, 120, 120 deg: valid numbers, a cell of zero volume (pymatgen refuses it;
+    its reason, not only "no structures", reaches the user)."""
+    text = NACL
+    for angle in ("alpha", "beta", "gamma"):
+        assert f"_cell_angle_{angle} 90" in text
+        text = text.replace(f"_cell_angle_{angle} 90", f"_cell_angle_{angle} 120")
+    rec = one(tmp_path, text)
+    assert (rec["status"], rec["reason"]) == ("skipped", "absurd_cell")
+    assert "below threshold" in rec["detail"]
+
+
 def test_exact_duplicate_rows_are_merged_and_said(tmp_path):
     rec = one(
         tmp_path, NACL.replace("Cl4 Cl 0.5 0.5 0.5 1", "Cl4 Cl 0.5 0.5 0.5 1\nCl5 Cl 0.5 0.5 0.5 1")

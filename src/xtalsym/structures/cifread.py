@@ -94,6 +94,7 @@ def read_cif_structure(text: str, max_sites: int | None = None) -> tuple[Any, li
     if max_sites is not None and bound > EARLY_SITE_FACTOR * max_sites:
         raise Skip("too_many_sites", f"at least {bound} sites from the atom rows")
     cifscan.check_values(scan, OCCUPANCY_TOLERANCE)
+    parser = None  # its warnings say why, also when parse_structures raises
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -105,7 +106,6 @@ def read_cif_structure(text: str, max_sites: int | None = None) -> tuple[Any, li
             error = ""
         except Exception as e:
             structures, error = [], shorten(f"{type(e).__name__}: {e}")
-            parser = None
             notes = []
     said = list(getattr(parser, "warnings", []))
     said += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
