@@ -13,7 +13,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 
@@ -33,6 +32,15 @@ def schema() -> dict[str, Any]:
     return copy.deepcopy(_schema())
 
 
+def schema_default(*keys: str) -> Any:
+    """The schema's default of config key ``keys`` (e.g. ``"structures", "symprec"``; defaults
+    are never restated), a copy of that value only."""
+    node = _schema()
+    for key in keys:
+        node = node["properties"][key]
+    return copy.deepcopy(node["default"])
+
+
 def _fill_defaults(node: dict[str, Any], sch: dict[str, Any]) -> None:
     for key, sub in sch.get("properties", {}).items():
         if key not in node and "default" in sub:
@@ -43,7 +51,7 @@ def _fill_defaults(node: dict[str, Any], sch: dict[str, Any]) -> None:
                 _fill_defaults(node[key], sub)
 
 
-def _key_path(err: jsonschema.ValidationError) -> str:
+def _key_path(err: Any) -> str:  # a jsonschema.ValidationError
     return ".".join(str(p) for p in err.absolute_path) or "<top level>"
 
 
@@ -55,6 +63,8 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     """
     sch = schema()
     cfg = copy.deepcopy(config)
+    import jsonschema  # here: readers of defaults (predict) need not import it
+
     validator = jsonschema.Draft202012Validator(sch)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if not errors:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .channels import input_channels
+from .config import schema_default
 from .io import derive_seed
 
 logger = logging.getLogger(__name__)
@@ -62,13 +63,6 @@ def mode_of(tta: int) -> dict[str, Any]:
         "description": f"mean probability over {tta} noisy simulations (the model card's noise, "
         "fixed seeds independent of the input)",
     }
-
-
-def schema_default(section: str, key: str) -> Any:
-    """The schema's default of config key ``section.key`` (defaults are never restated)."""
-    from .config import schema
-
-    return schema()["properties"][section]["properties"][key]["default"]
 
 
 def check_symprec(symprec: float) -> float:

@@ -279,15 +279,6 @@ def artifact_row(
     }
 
 
-def _cif_dir_default(key: str) -> Any:
-    """A default of ``structures.cif_dir`` from the config schema (the single source)."""
-    from ..config import schema
-
-    return schema()["properties"]["structures"]["properties"]["cif_dir"]["properties"][key][
-        "default"
-    ]
-
-
 def read_structure_file(
     path: str | Path, *, max_file_mb: float | None = -1, timeout_s: float | None = -1
 ) -> Structure:
@@ -302,14 +293,15 @@ def read_structure_file(
     occupancies or overlapping atoms (:func:`check_cell`). ``max_file_mb`` and ``timeout_s``
     default (-1) to the config schema's ``structures.cif_dir`` values; None means no limit.
     """
+    from ..config import schema_default
     from .cifread import read_cif_structure, read_cif_text, shorten
     from .parallel import TimeLimitExceeded, time_limit
 
     path = Path(path)
     if max_file_mb == -1:
-        max_file_mb = _cif_dir_default("max_file_mb")
+        max_file_mb = schema_default("structures", "cif_dir", "max_file_mb")
     if timeout_s == -1:
-        timeout_s = _cif_dir_default("timeout_s")
+        timeout_s = schema_default("structures", "cif_dir", "timeout_s")
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     is_cif = path.name.lower().endswith((".cif", ".cif.gz", ".mcif"))
