@@ -97,9 +97,6 @@ def _commands(params: str, r: Path, shards: int) -> dict[str, list[list[str]]]:
     """Per stage the jobs in order: ``shards`` shard jobs and the gather (the split: one)."""
     x = [sys.executable, "-m", "xtalsym.cli"]
     table = f"{r}/structures/structures.parquet"
-    # both modes made: unshaped.h5 is a view of shaped.h5 (rule view_unshaped), one job
-    view = [[*x, "shape", "--params", params, "--mode", "unshaped", "--view-of", f"{r}/shaped.h5",
-             "--out", f"{r}/unshaped.h5"]]  # fmt: skip
     ks = range(shards)
     manifests = [f"{r}/structures/shards/{k}.json" for k in ks]
     pat = [f"{r}/patterns-{k}.h5" for k in ks]
@@ -122,7 +119,9 @@ def _commands(params: str, r: Path, shards: int) -> dict[str, list[list[str]]]:
             [*x, "shape", "--params", params, "--patterns", f"{r}/patterns.h5", "--mode",
              "shaped", "--gather", *(f"{r}/shaped-{k}.h5" for k in ks), "--out", f"{r}/shaped.h5"],
         ],
-        "shape_unshaped": view,
+        # both modes made: unshaped.h5 is a view of shaped.h5 (rule view_unshaped), one job
+        "shape_unshaped": [[*x, "shape", "--params", params, "--mode", "unshaped", "--view-of",
+                            f"{r}/shaped.h5", "--out", f"{r}/unshaped.h5"]],
         "split": [[*x, "split", "--params", params, "--structures", table,
                    "--out", f"{r}/split"]],
     }  # fmt: skip

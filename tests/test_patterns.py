@@ -37,9 +37,9 @@ def _defaults() -> dict:
 
 def params(**over) -> dict:
     """The validated default ``patterns`` section with one thickness (100 Å) and B (0.5 Å²),
-    noise off, with overrides."""
+    noise off, the Cartesian beams x, y, z (the frame these tests check), with overrides."""
     p = copy.deepcopy(_defaults())
-    p.update(thickness=100.0, debye_waller=0.5)
+    p.update(thickness=100.0, debye_waller=0.5, beams="cartesian")
     p["noise"] = dict(NOISE_OFF)
     noise = over.pop("noise", {})
     p.update(over)

@@ -25,8 +25,12 @@ def pattern_image_help() -> str:
     scale = schema_default("patterns", "scale")
     gamma = schema_default("patterns", "gamma")
     return f"""\
-Pattern images (three files, beams along x, y, z, in that order; a _x/_y/_z name suffix is
-checked). Each must be what `xtalsym patterns` writes (docs/artifacts.md, "patterns"):
+Pattern images (three files, along the model card's beams in their order: patterns.beams
+zone_axes (the default) takes three zone axes of the crystal's system, e.g. cubic [001] [110]
+[111], orthorhombic [100] [010] [001] (xtalsym.patterns.physics.ZONE_AXES); cartesian
+(config/paper.yaml) the x, y, z of the standard cell; a _x/_y/_z name suffix is checked as
+the first, second and third beam). Each must be what `xtalsym patterns` writes
+(docs/artifacts.md, "patterns"):
   - square, 8-bit grayscale (colour is converted to luminance, 16 bit scaled to 8), with the
     side and scale the model was trained on: its card's patterns.size px (default {size} px)
     at patterns.scale Å^-1 per pixel (default {scale} Å^-1/px); another side is resized to
@@ -35,9 +39,10 @@ checked). Each must be what `xtalsym patterns` writes (docs/artifacts.md, "patte
   - the direct beam (g = 0) at the centre pixel (row H/2, column W/2);
   - intensity 255 * (I / I_ref)^gamma (gamma = patterns.gamma, default {gamma}), I_ref the
     strongest reflection other than the direct beam;
-  - detector axes: u to the right (columns), v up (rows decrease); beam x: u = y, v = z;
-    beam y: u = z, v = x; beam z: u = x, v = y (Cartesian axes of the standard cell: c along
-    z, a in the xz plane, docs/artifacts.md "Orientation of x, y, z").
+  - detector axes: u to the right (columns), v up (rows decrease); zone axes: u along the
+    first of a, b, c not parallel to the beam, projected onto the detector, v = beam x u;
+    cartesian: beam x: u = y, v = z; beam y: u = z, v = x; beam z: u = x, v = y (c along z,
+    a in the xz plane; docs/artifacts.md "Orientation of x, y, z").
 With --shaped: the authors' RGB shaped images (edge image in the axis channel x: R, y: G,
 z: B; the normalised pattern in the other two).
 
@@ -57,13 +62,13 @@ def add_predict_command(command: Callable[..., argparse.ArgumentParser]) -> None
         "predict",
         help="classify structure files or three pattern images",
         description="Classify structure files (CIF, POSCAR, anything pymatgen reads: each is "
-        "simulated and shaped as in training), or three pattern images in x, y, z order "
+        "simulated and shaped as in training), or three pattern images in the model's beam order "
         "(shaped unless --shaped; the authors' RGB format is accepted with --shaped).",
         epilog=pattern_image_help(),
     )
     p.add_argument(
         "inputs", nargs="+", metavar="INPUT",
-        help="structure file(s), or three pattern images x, y, z",
+        help="structure file(s), or three pattern images (the model's three beams, in order)",
     )  # fmt: skip
     add_model_arg(p)
     p.add_argument(

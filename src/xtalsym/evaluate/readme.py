@@ -83,6 +83,14 @@ def minutes(seconds: float) -> str:
     return f"{m} min {s:02d} s" if m else f"{s} s"
 
 
+#: The real-structure check's columns of :func:`results_table`.
+REAL_COLUMNS = (
+    "real-structure check: SG top-1 [95% CI]",
+    "real: crystal system",
+    "real structures",
+)
+
+
 def results_table(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     """One row per model: role, space-group top-1 with its 95 % Wilson interval, top-5,
     crystal-system accuracy (with interval), test crystals; with a real-structure check in
@@ -101,12 +109,12 @@ def results_table(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
         }
         real = m.get("real_structure_check")
         if has_real:
-            k = int(real["evaluated"]) if real else 0
-            row["real-structure check: SG top-1 [95% CI]"] = (
-                with_interval(real["sg_top1"], k) if real else "-"
-            )
-            row["real: crystal system"] = pct(real["cs_accuracy"]) if real else "-"
-            row["real structures"] = k if real else "-"
+            if real:
+                k = int(real["evaluated"])
+                values = (with_interval(real["sg_top1"], k), pct(real["cs_accuracy"]), k)
+            else:
+                values = ("-",) * len(REAL_COLUMNS)
+            row.update(zip(REAL_COLUMNS, values, strict=True))
         rows.append(row)
     return pd.DataFrame(rows)
 
