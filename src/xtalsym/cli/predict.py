@@ -40,7 +40,7 @@ the first, second and third beam). Each must be what `xtalsym patterns` writes
   - intensity 255 * (I / I_ref)^gamma (gamma = patterns.gamma, default {gamma}), I_ref the
     strongest reflection other than the direct beam;
   - detector axes: u to the right (columns), v up (rows decrease); zone axes: u along the
-    first of a, b, c not parallel to the beam, projected onto the detector, v = beam x u;
+    first of a, b, c not parallel to the beam n, projected onto the detector, v = n × u;
     cartesian: beam x: u = y, v = z; beam y: u = z, v = x; beam z: u = x, v = y (c along z,
     a in the xz plane; docs/artifacts.md "Orientation of x, y, z").
 With --shaped: the authors' RGB shaped images (edge image in the axis channel x: R, y: G,
