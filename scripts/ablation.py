@@ -23,6 +23,8 @@ from pathlib import Path
 
 import yaml
 
+from xtalsym.config import merge
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "ablation"
 
@@ -40,13 +42,6 @@ OFF = {
     "beams": {"patterns": {"beams": "cartesian"}},
 }
 ROWS = ("none", *OFF, "all")
-
-
-def merge(a: dict, b: dict) -> dict:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 def overlay(row: str) -> dict:

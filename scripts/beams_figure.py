@@ -14,11 +14,15 @@ from scipy import ndimage
 from xtalsym.config import validate
 from xtalsym.inference import prepare_structure
 from xtalsym.patterns import PatternCalculator
+from xtalsym.patterns.physics import ZONE_AXES
 from xtalsym.plotting import pyplot, save_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 CRYSTALS = ("Cu", "Si", "W")
-BEAMS = {"cartesian": ("x", "y", "z"), "zone_axes": ("[001]", "[110]", "[111]")}
+BEAMS = {
+    "cartesian": ("x", "y", "z"),
+    "zone_axes": tuple("[{}{}{}]".format(*uvw) for uvw in ZONE_AXES["cubic"]),
+}
 HALF = 70  # pixels shown either side of the direct beam (|g| <= 0.7 Å⁻¹ at 0.01 Å⁻¹/px)
 
 
@@ -27,13 +31,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "figures" / "beams_cubic.png")
     args = ap.parse_args()
     cfg = validate({})
+    calcs = {beams: PatternCalculator({**cfg["patterns"], "beams": beams}) for beams in BEAMS}
     plt = pyplot()
     fig, axes = plt.subplots(len(CRYSTALS), 6, figsize=(12, 2.2 * len(CRYSTALS)))
     for row, name in enumerate(CRYSTALS):
-        structure, _, symbol = prepare_structure(ROOT / "data" / "real" / f"{name}.cif", 0.01)
+        path = ROOT / "data" / "real" / f"{name}.cif"
+        structure, _, symbol = prepare_structure(path, cfg["structures"]["symprec"])
         for b, (beams, labels) in enumerate(BEAMS.items()):
-            calc = PatternCalculator({**cfg["patterns"], "beams": beams})
-            pats = calc.get_patterns(structure, [None])[0]
+            pats = calcs[beams].get_patterns(structure, [None])[0]
             c = pats.shape[-1] // 2
             for k in range(3):
                 ax = axes[row, 3 * b + k]

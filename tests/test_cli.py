@@ -6,8 +6,8 @@ import subprocess
 import pytest
 import yaml
 
-from xtalsym.cli import _merge, build_parser
-from xtalsym.config import validate
+from xtalsym.cli import build_parser
+from xtalsym.config import merge, validate
 
 from .conftest import ROOT, tool_env
 
@@ -68,7 +68,7 @@ def test_predict_help_says_what_a_pattern_image_must_be():
 def test_paper_config_is_valid():
     base = yaml.safe_load((ROOT / "config.yaml").read_text())
     paper = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
-    cfg = validate(_merge(base, paper))
+    cfg = validate(merge(base, paper))
     assert cfg["shaping"]["input_size"] == 224 and cfg["train"]["blocks"] == [3, 6, 12, 8]
     assert len(cfg["train"]["models"]) == 5
 

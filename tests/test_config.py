@@ -127,9 +127,9 @@ def test_runtime_keys_are_marked_in_the_schema_and_split_off():
     assert runtime["train"] == {k: cfg["train"][k] for k in train_runtime}
     assert "workers" not in kept["patterns"] and kept["patterns"]["size"] == cfg["patterns"]["size"]
     # the two halves put back together are the config
-    from xtalsym.cli import _merge
+    from xtalsym.config import merge
 
-    assert _merge(kept, runtime) == cfg
+    assert merge(kept, runtime) == cfg
     # a slice splits cleanly: sections it lacks appear in neither half
     kept, runtime = config.split_runtime({"seed": 1, "shaping": cfg["shaping"]})
     assert set(kept) == {"seed", "shaping"} and set(runtime) == {"shaping"}

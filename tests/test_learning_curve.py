@@ -16,6 +16,7 @@ from xtalsym.evaluate import learning_curve as lc
 from xtalsym.split import SPLITS, make_split
 
 from .conftest import TINY_CONFIG
+from .helpers import effective_config
 
 
 def toy_split(per_class: dict[int, int], seed: int = 3) -> pd.DataFrame:
@@ -160,13 +161,12 @@ def test_report_section_shows_figure_and_table(tmp_path):
 
 
 def test_config_overlay_and_default():
-    from xtalsym.cli import _merge
     from xtalsym.config import validate
 
     root = Path(__file__).resolve().parents[1]
     base = yaml.safe_load((root / "config.yaml").read_text())
     assert validate(base)["evaluate"]["learning_curve"]["enabled"] is False
-    cfg = validate(_merge(base, yaml.safe_load((root / "config/learning_curve.yaml").read_text())))
+    cfg = effective_config(root / "config/learning_curve.yaml")
     curve = cfg["evaluate"]["learning_curve"]
     assert curve["enabled"] and set(curve["models"]) <= set(cfg["train"]["models"])
     assert "msdn" in curve["models"] and len(curve["models"]) >= 2

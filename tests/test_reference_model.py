@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
 from xtalsym.cli import REFERENCE_MODEL, model_or_reference
-from xtalsym.config import schema, validate
+from xtalsym.config import schema
 from xtalsym.train import load_bundle
+
+from .helpers import effective_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,24 +22,11 @@ def runtime_keys(section: str) -> set[str]:
     return {k for k, v in props.items() if v.get("x-runtime")}
 
 
-def merged_config() -> dict:
-    base = yaml.safe_load((ROOT / "config.yaml").read_text())
-    over = yaml.safe_load((ROOT / "config" / "reference.yaml").read_text())
-
-    def merge(a: dict, b: dict) -> dict:
-        out = dict(a)
-        for k, v in b.items():
-            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-        return out
-
-    return validate(merge(base, over))
-
-
 def test_reference_bundle_matches_its_config():
     assert REFERENCE_MODEL == ROOT / "models" / "reference"
     assert model_or_reference(None) == str(REFERENCE_MODEL)
     model, card = load_bundle(REFERENCE_MODEL)
-    cfg = merged_config()
+    cfg = effective_config(ROOT / "config" / "reference.yaml")
     for section in ("patterns", "shaping"):
         skip = runtime_keys(section) | {"modes"}
         want = {k: v for k, v in cfg[section].items() if k not in skip}

@@ -156,6 +156,15 @@ def cap_workers(cfg: dict[str, Any], command: str, threads: int) -> dict[str, An
     return out
 
 
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` merged into a copy of ``base``, nested mappings key by key (as Snakemake merges
+    --configfile overlays); other values of ``over`` replace those of ``base``."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def load(path: str | Path) -> dict[str, Any]:
     """Load and validate a YAML config file."""
     path = Path(path)

@@ -26,11 +26,10 @@ def effective_config(configfile: Path) -> dict:
     """The config Snakemake sees: config.yaml with ``configfile`` merged over it."""
     import yaml
 
-    from xtalsym.cli import _merge
-    from xtalsym.config import validate
+    from xtalsym.config import merge, validate
 
     base = yaml.safe_load((ROOT / "config.yaml").read_text())
-    return validate(_merge(base, yaml.safe_load(configfile.read_text())))
+    return validate(merge(base, yaml.safe_load(configfile.read_text())))
 
 
 def tool_env(tmp_path: Path) -> dict[str, str]:

@@ -21,7 +21,6 @@ from ..config import ConfigError
 from .common import (
     REFERENCE_MODEL,
     HelpFormatter,
-    _merge,
     load_config,
     model_or_reference,
     symprec_type,
@@ -68,5 +67,4 @@ __all__ = [
     "symprec_type",
     "top_k_type",
     "tta_type",
-    "_merge",
 ]

@@ -8,20 +8,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, validate
+from ..config import ConfigError, merge, validate
 
 EPILOG = """\
 Pipeline order: structures -> patterns -> shaping -> split -> train -> evaluate ->
 robustness -> report (`simulate` and `shape` are short aliases of patterns and shaping).
 `snakemake` runs them all with caching (see README); each subcommand also runs alone.
 Run `xtalsym <command> --help` for a command's options."""
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 def load_config(path: str | None, params: str | list[str] | None) -> dict[str, Any]:
@@ -41,7 +34,7 @@ def load_config(path: str | None, params: str | list[str] | None) -> dict[str, A
             over = json.loads(text)
         except json.JSONDecodeError as e:
             raise ConfigError(f"--params is not valid JSON: {e}") from e
-        raw = _merge(raw, over)
+        raw = merge(raw, over)
     return validate(raw)
 
 

@@ -194,8 +194,7 @@ def _n_classes(config: Path) -> int | None:
     """Classes of a config file merged over ./config.yaml (Snakemake's view); None if unknown."""
     import yaml
 
-    from ..cli import _merge
-    from ..config import ConfigError, validate
+    from ..config import ConfigError, merge, validate
     from ..spacegroups import resolve_classes
 
     if not config.is_file():
@@ -203,7 +202,7 @@ def _n_classes(config: Path) -> int | None:
     raw = yaml.safe_load(config.read_text()) or {}
     base = Path("config.yaml")  # the repo root: make runs there
     if base.is_file() and base.resolve() != config.resolve():
-        raw = _merge(yaml.safe_load(base.read_text()) or {}, raw)
+        raw = merge(yaml.safe_load(base.read_text()) or {}, raw)
     try:
         return len(resolve_classes(validate(raw)["classes"]))
     except (ConfigError, ValueError):
