@@ -17,10 +17,11 @@ REASONS: dict[str, str] = {
     "unparsable": "the file is not a readable crystal structure (syntax error, no atoms)",
     "unknown_element": "a site names a species that is not a chemical element",
     "partial_occupancy": "partially occupied sites and partial_occupancy: skip",
-    "absurd_cell": "cell lengths or angles non-finite, negative or out of range, or volume per atom",
+    "absurd_cell": "cell lengths or angles non-finite, negative or out of range, or a flat cell",
     "bad_coordinates": "an atom's fractional coordinate is missing, not finite or not a number",
     "bad_occupancy": "an occupancy is not finite, negative, or a site sums to more than 1",
-    "overlapping_atoms": "two atoms closer than 0.5 Å (exact duplicate rows are merged instead)",
+    "overlapping_atoms": "two atoms closer than half their summed covalent radii (exact duplicate "
+    "rows are merged instead)",
     "too_many_sites": "more sites than structures.max_sites in the conventional cell",
     "symmetry_failed": "spglib found no symmetry dataset at symprec",
     "outside_class_set": "the spglib space group is not in the configured class set",

@@ -33,6 +33,7 @@ import spglib
 from pymatgen.core import DummySpecies, Element, Lattice, Structure
 
 from ..spacegroups import crystal_system
+from .contacts import closest_contact
 from .outcomes import Skip
 
 logger = logging.getLogger(__name__)
@@ -43,11 +44,10 @@ _ELEMENTS = {el.Z: el for el in Element}
 DEFAULT_SYMPREC = 0.01  # Å
 
 # Physical sanity bounds for a cell (absurd_cell): generous, they only catch broken inputs.
+# No density bound: dense hydrides and open frameworks are real; atoms too close for any
+# crystal are overlapping_atoms (.contacts).
 MIN_LENGTH = 1.0  # Å, shortest cell edge
 MAX_LENGTH = 300.0  # Å, longest cell edge
-MIN_VOLUME_PER_SITE = 2.0  # Å³ (H-rich hydrides sit near 5 Å³)
-MAX_VOLUME_PER_SITE = 800.0  # Å³
-MIN_DISTANCE = 0.5  # Å, closest pair of atoms (O-H is ~0.96 Å)
 
 ARTIFACT_COLUMNS = (
     "id", "source", "formula", "spacegroup", "symbol", "crystal_system", "n_sites",
@@ -163,10 +163,11 @@ def check_species(structure: Structure) -> None:
 def check_cell(structure: Structure) -> None:
     """Raise Skip for a structure outside the physical bounds of this module.
 
-    ``absurd_cell``: non-finite lattice or cell edges, angles or volume per site out of range;
-    ``bad_coordinates``: non-finite coordinates; ``bad_occupancy``: a non-finite or negative
-    occupancy, or a site summing to more than 1; ``overlapping_atoms``: two sites (or a site
-    and its periodic image) closer than ``MIN_DISTANCE``.
+    ``absurd_cell``: non-finite lattice, cell edges or angles out of range, or coplanar cell
+    vectors; ``bad_coordinates``: non-finite coordinates; ``bad_occupancy``: a non-finite or
+    negative occupancy, or a site summing to more than 1; ``overlapping_atoms``: two sites (or
+    a site and its periodic image) closer than half their summed covalent radii
+    (:func:`.contacts.closest_contact`).
     """
     lat = structure.lattice
     n = len(structure)
@@ -180,9 +181,8 @@ def check_cell(structure: Structure) -> None:
     angles = np.array(lat.angles)
     if not np.all(np.isfinite(angles)) or angles.min() <= 0 or angles.max() >= 180:
         raise Skip("absurd_cell", f"cell angles {np.round(angles, 3).tolist()} deg")
-    vps = lat.volume / n
-    if not math.isfinite(vps) or not MIN_VOLUME_PER_SITE <= vps <= MAX_VOLUME_PER_SITE:
-        raise Skip("absurd_cell", f"{vps:.3g} Å³ per site")
+    if not math.isfinite(lat.volume) or not lat.volume > 1e-6 * float(np.prod(abc)):
+        raise Skip("absurd_cell", f"cell volume {lat.volume:.3g} Å³ (coplanar cell vectors)")
     frac = structure.frac_coords
     if not np.all(np.isfinite(frac)):
         i = int(np.argwhere(~np.isfinite(frac))[0, 0])
@@ -192,15 +192,13 @@ def check_cell(structure: Structure) -> None:
     if not np.all(np.isfinite(each)) or each.min() < 0 or occ.max() > 1 + 1e-6:
         i = int(np.argmax(~np.isfinite(occ) | (occ > 1 + 1e-6) | (occ < 0)))
         raise Skip("bad_occupancy", f"site {i} ({structure[i].species}) occupancy {occ[i]:g}")
-    if n > 1:
-        d = structure.distance_matrix
-        np.fill_diagonal(d, np.inf)
-        if d.min() < MIN_DISTANCE:
-            i, j = np.unravel_index(np.argmin(d), d.shape)
-            raise Skip("overlapping_atoms", f"sites {i} ({structure[i].species}) and {j} "
-                       f"({structure[j].species}) {d.min():.3f} Å apart")  # fmt: skip
-    elif min(abc) < MIN_DISTANCE:
-        raise Skip("overlapping_atoms", "the atom overlaps its periodic image")
+    clash = closest_contact(structure)
+    if clash is not None:
+        i, j, d, limit = clash
+        pair = f"site {i} ({structure[i].species}) and its periodic image" if i == j else (
+            f"sites {i} ({structure[i].species}) and {j} ({structure[j].species})")  # fmt: skip
+        raise Skip("overlapping_atoms", f"{pair} {d:.3f} Å apart (under {limit:.2f} Å, half "
+                   "their summed covalent radii)")  # fmt: skip
 
 
 def prototype(number: int, wyckoffs: list[str], equivalent_atoms: np.ndarray) -> str:
