@@ -49,9 +49,9 @@ from tqdm import tqdm
 from .. import __version__
 from ..io import atomic_path
 from .cifread import parse_cif, read_cif_text, shorten
+from .fastrow import row_from_structure
 from .outcomes import Skip
 from .parallel import TimeLimitExceeded, process_pool, time_limit
-from .standard import structure_row
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def process_file(root: Path, rel: str, sid: str, st: CifSettings) -> dict[str, A
     try:
         with time_limit(st.timeout_s):
             s, notes = parse_cif(read_cif_text(root / rel, st.max_bytes), st)
-            row = structure_row(
+            row = row_from_structure(
                 s, sid, SOURCE, st.symprec, max_sites=st.max_sites,
                 classes=frozenset(st.classes), setting=st.setting,
             )  # fmt: skip

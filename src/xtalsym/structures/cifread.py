@@ -85,7 +85,7 @@ def read_cif_structure(text: str, max_sites: int | None = None) -> tuple[Any, li
     numbers checked (:func:`.cifscan.check_values`). A file pymatgen cannot read is described
     by :func:`.cifscan.diagnose` (what and where).
     """
-    from pymatgen.io.cif import CifParser
+    from .cifparser import FastCifParser
 
     if not text.strip():
         raise Skip("empty_file")
@@ -98,7 +98,7 @@ def read_cif_structure(text: str, max_sites: int | None = None) -> tuple[Any, li
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            parser = CifParser(
+            parser = FastCifParser(
                 StringIO(text), occupancy_tolerance=1 + OCCUPANCY_TOLERANCE, check_cif=False
             )
             notes = _merge_duplicate_rows(parser)

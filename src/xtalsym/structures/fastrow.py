@@ -19,7 +19,7 @@ import spglib
 from pymatgen.core import Composition, Element, Lattice
 
 from .outcomes import Skip
-from .standard import _quiet_spglib, artifact_row
+from .standard import _quiet_spglib, _spglib_cell, artifact_row, structure_row
 
 
 @cache
@@ -122,3 +122,23 @@ def row_from_cell(
     return artifact_row(
         id, source, formula, ds, lat, len(pos), structure_json(lat, pos, symbols)
     )  # fmt: skip
+
+
+def row_from_structure(
+    structure: Any,
+    id: str,  # noqa: A002 - the artifact's column name
+    source: str,
+    symprec: float,
+    *,
+    max_sites: int | None = None,
+    classes: frozenset[int] | set[int] | None = None,
+    setting: str = "ita",
+) -> dict[str, Any]:
+    """:func:`.standard.structure_row` of a pymatgen Structure, the same row: through
+    :func:`row_from_cell` for an ordered structure in the ``ita`` setting (no pymatgen sites
+    or JSON encoder for the stored cell), else ``structure_row`` itself."""
+    if setting != "ita" or not structure.is_ordered:
+        return structure_row(structure, id, source, symprec, max_sites=max_sites,
+                             classes=classes, setting=setting)  # fmt: skip
+    return row_from_cell(*_spglib_cell(structure), id, source, symprec, max_sites=max_sites,
+                         classes=classes)  # fmt: skip
