@@ -84,7 +84,7 @@ def read_image(path: str | os.PathLike, *, colour: bool = False) -> ImageArray:
             f"{p}: image too large to decode safely ({e}); at most {MAX_SIZE} px a side: "
             "crop or bin it"
         ) from e
-    except (OSError, SyntaxError, EOFError, struct.error, IndexError, KeyError) as e:
+    except (OSError, SyntaxError, EOFError, struct.error, IndexError, KeyError, TypeError) as e:
         raise ValueError(f"{p}: corrupt or truncated image ({type(e).__name__}: {e})") from e
     except MemoryError as e:
         raise ValueError(f"{p}: out of memory decoding the image") from e
