@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "reference"
 DEST = ROOT / "models" / "reference"
-MODEL = "msdn"
+MODEL = "msdn_set"
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Experimental pattern images for ``xtalsym predict``: any size and bit depth, any centre.
+"""Recorded pattern images for ``xtalsym predict``: any size, bit depth, centre and angle.
 
 A detector image (8- or 16-bit PNG or TIFF, or 32-bit integer / float TIFF) becomes a pattern
 like the simulator's (docs/artifacts.md): ``card["patterns"]["size"]`` pixels square, the
@@ -9,13 +9,14 @@ direct beam at pixel (size/2, size/2), ``card["patterns"]["scale"]`` Å⁻¹ per
 3. :func:`find_direct_beam`: the brightest blob after smoothing, refined to sub-pixel by the
    centroid of its upper half (so a saturated, flat-topped beam is centred too); refused when
    it is not well above the background or not in the central half of the image.
-4. :func:`resample_pattern`: bilinear resampling onto the model's grid around the beam; when
-   the image is finer than the model by a factor f >= 2, a max filter of f pixels first
-   keeps spots that the sampling would step over.
-5. Intensities: ``display`` keeps an already display-mapped image (scaled so its maximum is
-   255, as a simulated pattern's saturated direct beam); ``linear`` (raw detector counts)
-   subtracts the median background and applies the simulator's mapping 255 (I / I_ref)^gamma
-   per pixel, I_ref the brightest pixel outside the direct beam (``BEAM_RADIUS`` px).
+4. :func:`pattern_spots`: the diffuse background removed and the Bragg spots found
+   (:mod:`xtalsym.spots`: top-hat, significance per ring of the noise, sub-pixel centroids,
+   integrated intensities; a ``mask`` for a beam stop); ``display`` images (already mapped
+   as 255 (I / I_ref)^gamma) are mapped back to intensities first.
+5. :func:`recorded_patterns`: the spots redrawn with the simulator's spot model on the
+   model's grid, in each candidate canonical frame (:mod:`xtalsym.patterns.canonical`, as in
+   training) or, for models trained on random angles, at several rotations and mirrors: the
+   model's answer is averaged over them, so it does not depend on the pattern's angle.
 
 The calibration is ``scale`` (Å⁻¹ per pixel of the image) or, from the camera,
 :func:`scale_from_camera` (camera length, wavelength and detector pixel size).
@@ -29,12 +30,15 @@ from typing import Any
 
 import numpy as np
 
+from .patterns.canonical import canonical_maps
+from .spots import SNR, Spots, find_spots, render_spots, rotation_map, subtract_background
+
 #: Fraction of pixels at full scale above which an image counts as saturated.
 MAX_SATURATED = 0.02
 #: The beam must exceed the median by this many robust standard deviations (after smoothing).
 MIN_BEAM_SNR = 8.0
-#: Radius (pixels of the model grid) around the direct beam left out of I_ref (linear mode).
-BEAM_RADIUS = 4
+#: Top-hat disk radius (px of the image): wider than a spot, narrower than the halo.
+BACKGROUND_RADIUS = 6
 INTENSITY_MODES = ("display", "linear")
 
 
@@ -109,46 +113,77 @@ def find_direct_beam(img: np.ndarray, name: str = "image") -> tuple[float, float
     return float((weight * rr).sum() / total), float((weight * cc).sum() / total)
 
 
-def resample_pattern(
+def frame_maps(found: Sequence[Spots], rotation: str, rotations: int) -> list[list[np.ndarray]]:
+    """Per row of the network batch, one (2, 2) map per pattern: ``canonical`` (the model's
+    training frame, :mod:`xtalsym.patterns.canonical`): every candidate frame of each pattern,
+    as many rows as the pattern with the most; ``random``: ``rotations`` turns, every other
+    mirrored, the patterns of a row at fixed offsets from each other (each zone is a tilt of
+    its own); ``none``: the patterns as they are."""
+    if rotation == "canonical":
+        maps = [canonical_maps(f.uv, f.intensity) for f in found]
+        return [[m[r % len(m)] for m in maps] for r in range(max(len(m) for m in maps))]
+    if rotation == "random":
+        offsets = 360.0 * ((np.arange(len(found)) * 0.618034) % 1.0)
+        step = 360.0 / max(1, rotations)
+        return [
+            [rotation_map(r * step + (o if r else 0.0), bool(r % 2)) for o in offsets]
+            for r in range(max(1, rotations))
+        ]
+    return [[np.eye(2)] * len(found)]
+
+
+def pattern_spots(
     img: np.ndarray,
-    centre: tuple[float, float],
-    scale_in: float,
-    size: int,
-    scale_out: float,
-    fill: float = 0.0,
-) -> np.ndarray:
-    """float64 (size, size): the model's grid (``scale_out`` Å⁻¹/px, beam at size/2) sampled
-    from ``img`` (``scale_in`` Å⁻¹/px, beam at ``centre``); outside the image ``fill``."""
-    from scipy import ndimage
+    scale: float,
+    *,
+    name: str = "image",
+    centre: tuple[float, float] | None = None,
+    mask: np.ndarray | None = None,
+    intensity: str = "linear",
+    gamma: float = 0.5,
+) -> Spots:
+    """The Bragg spots (xtalsym.spots) of one recorded pattern: ``scale`` Å⁻¹ per px of the
+    image; ``centre`` (row, col) of the direct beam, px (default: found); ``mask`` True at
+    pixels to ignore (beam stop, dead pixels); ``intensity`` linear (counts) or display (an
+    image already mapped as 255 (I / I_ref)^``gamma``, whose mapping is undone).
 
-    if not scale_in > 0:
-        raise ValueError(f"image scale must be positive, got {scale_in}")
-    f = float(scale_out) / float(scale_in)  # image pixels per model pixel
-    src = img.astype(np.float64)
-    if f >= 2:
-        src = ndimage.maximum_filter(src, size=int(np.floor(f)))
-    g = (np.arange(size) - size / 2) * f
-    rows = centre[0] + g[:, None] + 0 * g[None, :]
-    cols = centre[1] + 0 * g[:, None] + g[None, :]
-    return ndimage.map_coordinates(src, [rows, cols], order=1, mode="constant", cval=fill)
-
-
-def to_8bit(pattern: np.ndarray, intensity: str, gamma: float) -> np.ndarray:
-    """uint8 pattern from resampled values (module docstring, step 5)."""
+    ValueError naming ``name`` when there is no direct beam or no Bragg spot.
+    """
     if intensity not in INTENSITY_MODES:
         raise ValueError(f"intensity must be one of {', '.join(INTENSITY_MODES)}")
-    p = np.asarray(pattern, dtype=np.float64)
+    x = np.asarray(img, dtype=np.float64)
+    if mask is not None and mask.shape != x.shape:
+        raise ValueError(f"{name}: the mask is {mask.shape[::-1]} px, the image {x.shape[::-1]}")
     if intensity == "display":
-        top = float(p.max())
-        out = 255.0 * np.clip(p, 0, None) / (top if top > 0 else 1.0)
-    else:
-        i = np.clip(p - float(np.median(p)), 0, None)
-        size = p.shape[0]
-        yy, xx = np.mgrid[:size, : p.shape[1]]
-        outside = np.hypot(yy - size / 2, xx - p.shape[1] / 2) > BEAM_RADIUS
-        ref = float(i[outside].max()) if outside.any() else 0.0
-        out = 255.0 * np.clip(i / (ref if ref > 0 else 1.0), 0, 1) ** float(gamma)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        x = 255.0 * (np.clip(x, 0, None) / max(float(x.max()), 1e-12)) ** (1.0 / gamma)
+    if centre is None:
+        centre = find_direct_beam(x if mask is None else np.where(mask, 0, x), name)
+    elif not (0 <= centre[0] < x.shape[0] and 0 <= centre[1] < x.shape[1]):
+        raise ValueError(f"{name}: --centre {centre} lies outside the {x.shape[1]} x "
+                         f"{x.shape[0]} px image")  # fmt: skip
+    background = subtract_background(x, BACKGROUND_RADIUS, mask)
+    found = find_spots(background, centre, scale, mask=mask,
+                       beam_radius=_beam_radius(x, centre))  # fmt: skip
+    if not len(found):
+        raise ValueError(
+            f"{name}: no Bragg spot found ({SNR:g} sigma above the background outside the "
+            "direct beam); if a beam stop hides the centre, give --mask"
+        )
+    return found
+
+
+def _beam_radius(img: np.ndarray, centre: tuple[float, float]) -> float:
+    """Radius (px) of the direct beam's disc: where the image stays above half the beam's
+    height over the median (a saturated beam is broad), plus a margin."""
+    r0, c0 = int(round(centre[0])), int(round(centre[1]))
+    bg = float(np.median(img))
+    half = bg + 0.5 * (float(img[r0, c0]) - bg)
+    # the run of pixels above half height that holds the centre, along the row
+    right = img[r0, c0 : c0 + 65] > half
+    left = img[r0, max(0, c0 - 64) : c0 + 1][::-1] > half
+    width = max(int(np.argmin(right)) if not right.all() else len(right),
+                int(np.argmin(left)) if not left.all() else len(left))  # fmt: skip
+    return max(4.0, 2.0 * width + 3)
 
 
 def experimental_patterns(
@@ -160,33 +195,76 @@ def experimental_patterns(
     wavelength_a: float | None = None,
     pixel_mm: float | None = None,
     intensity: str = "linear",
+    centre: tuple[float, float] | None = None,
+    mask: str | os.PathLike | None = None,
+    rotations: int = 1,
 ) -> np.ndarray:
-    """uint8 (3, size, size) patterns (x, y, z) on the model card's grid, ready for
-    :func:`xtalsym.inference.network_images` (add a leading axis).
+    """uint8 (R, n, size, size): the n (1-3) recorded patterns of one crystal redrawn on the
+    model card's grid (:func:`pattern_spots`, :func:`xtalsym.spots.render_spots`), once per
+    row of :func:`frame_maps` (the card's ``patterns.rotation``). ``mask``: an image file,
+    non-zero at pixels to ignore, the size of the patterns.
 
     Calibration: ``scale`` (Å⁻¹ per image pixel) or camera length (mm), wavelength (Å) and
     detector pixel size (mm). ValueError naming the file and the reason for every image it
-    cannot use (wrong count, unreadable, blank, saturated, no central beam).
+    cannot use (unreadable, blank, saturated, no central beam, no spot).
     """
-    if len(paths) != 3:
-        raise ValueError(f"three pattern images (x, y, z) expected, got {len(paths)}")
+    arrays = [read_detector_image(p) for p in paths]
+    mask_arr = None if mask is None else read_detector_image(mask)[0] != 0
+    return recorded_patterns([a for a, _ in arrays], card, names=[str(p) for p in paths],
+                             full_scales=[f for _, f in arrays], scale=scale,
+                             camera_length_mm=camera_length_mm, wavelength_a=wavelength_a,
+                             pixel_mm=pixel_mm, intensity=intensity, centre=centre,
+                             mask=mask_arr, rotations=rotations)  # fmt: skip
+
+
+def recorded_patterns(
+    images: Sequence[np.ndarray],
+    card: dict[str, Any],
+    *,
+    names: Sequence[str] | None = None,
+    full_scales: Sequence[float | None] | None = None,
+    scale: float | None = None,
+    camera_length_mm: float | None = None,
+    wavelength_a: float | None = None,
+    pixel_mm: float | None = None,
+    intensity: str = "linear",
+    centre: tuple[float, float] | None = None,
+    mask: np.ndarray | None = None,
+    rotations: int = 1,
+) -> np.ndarray:
+    """:func:`experimental_patterns` of arrays (H, W) already in memory (a HyperSpy / pyxem
+    signal's data): ``names`` for messages, ``full_scales`` for the saturation check."""
+    if not 1 <= len(images) <= 3:
+        raise ValueError(f"one to three pattern images expected, got {len(images)}")
     if scale is None:
         if None in (camera_length_mm, wavelength_a, pixel_mm):
             raise ValueError(
-                "give the image calibration: --scale (Å⁻¹/px), or camera length, wavelength "
-                "and pixel size"
+                "give the image calibration: --scale (Å⁻¹ per pixel), or --camera-length "
+                "(mm), --wavelength (Å) and --pixel-size (mm), from which scale = pixel size / "
+                "(wavelength x camera length)"
             )
         scale = scale_from_camera(camera_length_mm, wavelength_a, pixel_mm)
+    if not float(scale) > 0:
+        raise ValueError(f"image scale must be positive, got {scale}")
+    names = list(names or [f"image {k + 1}" for k in range(len(images))])
+    full_scales = list(full_scales or [None] * len(images))
     pat = card["patterns"]
     size, scale_out, gamma = int(pat["size"]), float(pat["scale"]), float(pat["gamma"])
-    out = np.empty((3, size, size), dtype=np.uint8)
-    for k, path in enumerate(paths):
-        img, full = read_detector_image(path)
-        check_image(img, full, str(path))
-        centre = find_direct_beam(img, str(path))
-        fill = float(np.median(img))
-        out[k] = to_8bit(resample_pattern(img, centre, scale, size, scale_out, fill), intensity,
-                         gamma)  # fmt: skip
+    found = []
+    for img, full, name in zip(images, full_scales, names, strict=True):
+        img = np.asarray(img, dtype=np.float64)
+        if img.ndim != 2 or min(img.shape) < 16:
+            raise ValueError(f"{name}: expected a 2D image of at least 16 x 16 px, got {img.shape}")
+        if not np.isfinite(img).all():
+            raise ValueError(f"{name}: non-finite pixel values")
+        check_image(img, full, name)
+        found.append(pattern_spots(img, float(scale), name=name, centre=centre, mask=mask,
+                                   intensity=intensity, gamma=gamma))  # fmt: skip
+    rows = frame_maps(found, str(pat.get("rotation", "none")), rotations)
+    out = np.empty((len(rows), len(found), size, size), dtype=np.uint8)
+    for r, maps in enumerate(rows):
+        for k, (spots, m) in enumerate(zip(found, maps, strict=True)):
+            out[r, k] = render_spots(spots, size, scale_out, float(pat["spot_sigma"]), gamma, m)
     return out
 
 
@@ -195,7 +273,7 @@ __all__ = [
     "experimental_patterns",
     "find_direct_beam",
     "read_detector_image",
-    "resample_pattern",
+    "pattern_spots",
+    "recorded_patterns",
     "scale_from_camera",
-    "to_8bit",
 ]

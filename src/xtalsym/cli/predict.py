@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 
 from ..inference import DEFAULT_TTA, schema_default
+from ..predict.classify import ROTATIONS
 from .common import (
     add_model_arg,
     add_symprec_arg,
@@ -25,32 +26,42 @@ def pattern_image_help() -> str:
     scale = schema_default("patterns", "scale")
     gamma = schema_default("patterns", "gamma")
     return f"""\
-Pattern images (three files, along the model card's beams in their order: patterns.beams
-zone_axes (the default) takes three zone axes of the crystal's system, e.g. cubic [001] [110]
-[111], orthorhombic [100] [010] [001] (xtalsym.patterns.physics.ZONE_AXES); cartesian
-(config/paper.yaml) the x, y, z of the standard cell; a _x/_y/_z name suffix is checked as
-the first, second and third beam). Each must be what `xtalsym patterns` writes
-(docs/artifacts.md, "patterns"):
-  - square, 8-bit grayscale (colour is converted to luminance, 16 bit scaled to 8), with the
-    side and scale the model was trained on: its card's patterns.size px (default {size} px)
-    at patterns.scale Å^-1 per pixel (default {scale} Å^-1/px); another side is resized to
-    the network input with a warning (the scale then differs from training), one smaller
-    than the network input is refused;
-  - the direct beam (g = 0) at the centre pixel (row H/2, column W/2);
+Recorded patterns (--scale, or --camera-length/--wavelength/--pixel-size): one to three
+images of one crystal, each along any low-index zone axis (no need to know which, nor the
+crystal system), in any order, at any in-plane angle, mirrored or not: 8- or 16-bit PNG or
+TIFF, or a 32-bit / float TIFF (negative values of a dark-subtracted frame are fine; NaN or
+inf are refused), any size up to 8192 px a side, the direct beam anywhere in the central
+half (or --centre ROW,COL). The diffuse background is removed (a top-hat wider than a spot),
+the Bragg spots are found (5 sigma above the noise of their ring, sub-pixel), and redrawn
+with the simulator's spot model on the model's grid ({scale} Å^-1/px by default); the answer
+is the mean over --rotations in-plane rotations and mirrors. A beam stop or dead pixels:
+--mask FILE (an image of the same size, non-zero where pixels are to be ignored).
+--save-inputs DIR writes the redrawn patterns, what the model saw.
+
+Many crystals: --images MANIFEST.csv (columns name, image_1, image_2, image_3, scale; the
+last three may be empty) or --images DIR (files <name>_1, _2, _3 or <name>_x, _y, _z): one
+row per crystal, appended to --output CSV as it is made (a bad row is reported with its
+reason and the others go on); --resume skips the names already in --output.
+
+Simulated patterns in the model's own format (no calibration; three files, along the model
+card's beams in their order; a _x/_y/_z name suffix is checked as the first, second and
+third beam), as `xtalsym patterns` writes them (docs/artifacts.md, "patterns"):
+  - square, 8-bit grayscale, the card's patterns.size px (default {size} px) at
+    patterns.scale Å^-1 per pixel; the direct beam at the centre pixel (row H/2, column W/2);
   - intensity 255 * (I / I_ref)^gamma (gamma = patterns.gamma, default {gamma}), I_ref the
-    strongest reflection other than the direct beam;
-  - detector axes: u to the right (columns), v up (rows decrease); zone axes: u along the
-    first of a, b, c not parallel to the beam n, projected onto the detector, v = n × u;
-    cartesian: beam x: u = y, v = z; beam y: u = z, v = x; beam z: u = x, v = y (c along z,
-    a in the xz plane; docs/artifacts.md "Orientation of x, y, z").
+    strongest reflection other than the direct beam.
 With --shaped: the authors' RGB shaped images (edge image in the axis channel x: R, y: G,
 z: B; the normalised pattern in the other two).
 
 Structures: spglib labels them at --symprec, they are standardised and simulated with the
 model card's settings: the mean over --tta noisy variants (the card's training noise, fixed
 seeds: the answer depends on the structure and the model only), or one clean simulation
-with --tta 0 / --clean. The output says
-the spglib group, whether it is one of the model's classes, and its rank and probability.
+with --tta 0 / --clean. The output says the spglib group, whether it is one of the model's
+classes, and its rank and probability.
+
+The answer's levels: each of crystal system, Bravais lattice, Laue class, point group,
+diffraction symbol and space group has its own probability; the answer is the finest level
+at least --min-confidence sure (from one pattern the system is often sure, the group not).
 
 Several structure files give one row each (a bad file is reported by name and reason; the
 others are still classified). Exit status: 0 all inputs classified, 1 none (or a bad model
@@ -67,8 +78,40 @@ def add_predict_command(command: Callable[..., argparse.ArgumentParser]) -> None
         epilog=pattern_image_help(),
     )
     p.add_argument(
-        "inputs", nargs="+", metavar="INPUT",
-        help="structure file(s), or three pattern images (the model's three beams, in order)",
+        "inputs", nargs="*", metavar="INPUT",
+        help="structure file(s), or one to three pattern images of one crystal",
+    )  # fmt: skip
+    p.add_argument(
+        "--images", metavar="CSV|DIR",
+        help="many crystals: a manifest (name, image_1, image_2, image_3, scale) or a folder "
+        "of <name>_1/_2/_3 images; one output row per crystal",
+    )  # fmt: skip
+    p.add_argument(
+        "--output", metavar="CSV",
+        help="with --images: append each crystal's row to this CSV as it is made",
+    )  # fmt: skip
+    p.add_argument(
+        "--resume", action="store_true",
+        help="with --images and --output: skip the crystals already in --output",
+    )  # fmt: skip
+    p.add_argument(
+        "--rotations", type=number_type(int, 1, 360), default=ROTATIONS, metavar="N",
+        help=f"recorded patterns: average over N in-plane rotations, every other mirrored "
+        f"(default {ROTATIONS}; 1: the patterns as given)",
+    )  # fmt: skip
+    p.add_argument(
+        "--centre", type=centre_type, metavar="ROW,COL",
+        help="recorded patterns: the direct beam's pixel, when it cannot be found (off the "
+        "central half, or hidden)",
+    )  # fmt: skip
+    p.add_argument(
+        "--mask", metavar="IMAGE",
+        help="recorded patterns: an image of the same size, non-zero at pixels to ignore "
+        "(beam stop, dead pixels)",
+    )  # fmt: skip
+    p.add_argument(
+        "--save-inputs", metavar="DIR",
+        help="recorded patterns: write the redrawn patterns the model saw to DIR",
     )  # fmt: skip
     add_model_arg(p)
     p.add_argument(
@@ -118,6 +161,15 @@ def add_predict_command(command: Callable[..., argparse.ArgumentParser]) -> None
     )  # fmt: skip
 
 
+def centre_type(text: str) -> tuple[float, float]:
+    """ROW,COL (pixels) of --centre."""
+    try:
+        row, col = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected ROW,COL in pixels, got {text!r}") from None
+    return row, col
+
+
 def experimental_calibration(args: argparse.Namespace) -> dict[str, float] | None:
     """The calibration of experimental pattern images, or None for the project's own format."""
     if args.scale is not None:
@@ -136,18 +188,29 @@ def experimental_calibration(args: argparse.Namespace) -> dict[str, float] | Non
 def run_predict(args: argparse.Namespace) -> int:
     """``xtalsym predict``: records as text, a table (several inputs) or JSON; exit status 0
     all classified, 1 none, 3 some failed."""
-    from ..predict import format_record, format_table, predict_files
+    from ..predict import Classifier, format_record, format_table, predict_files
 
-    records = predict_files(
-        args.inputs,
-        model_or_reference(args.model),
-        shaped=args.shaped,
-        top_k=args.top_k,
-        symprec=args.symprec,
-        tta=0 if args.clean else args.tta,  # None: the library default (structures only)
-        min_confidence=args.min_confidence,
-        calibration=experimental_calibration(args),
-    )
+    options = {
+        "shaped": args.shaped,
+        "top_k": args.top_k,
+        "symprec": args.symprec,
+        "tta": 0 if args.clean else args.tta,  # None: the library default (structures only)
+        "min_confidence": args.min_confidence,
+        "calibration": experimental_calibration(args),
+        "rotations": args.rotations,
+        "centre": args.centre,
+        "mask": args.mask,
+        "save_inputs": args.save_inputs,
+    }
+    if args.images:
+        if args.inputs:
+            raise ValueError("give either --images or input files, not both")
+        return run_batch(args, Classifier(model_or_reference(args.model), **options))
+    if not args.inputs:
+        raise ValueError("give structure files, pattern images, or --images MANIFEST|DIR")
+    if args.output or args.resume:
+        raise ValueError("--output and --resume go with --images")
+    records = predict_files(args.inputs, model_or_reference(args.model), **options)
     failed = [r for r in records if r["status"] != "ok"]
     if args.json:
         print(json.dumps(records, indent=2))
@@ -160,3 +223,33 @@ def run_predict(args: argparse.Namespace) -> int:
     if not failed:
         return 0
     return 1 if len(failed) == len(records) else 3
+
+
+def run_batch(args: argparse.Namespace, clf: object) -> int:
+    """``predict --images``: one CSV row per crystal (stdout, or appended to --output as
+    made), progress on stderr; exit status as :func:`run_predict`."""
+    import csv
+
+    from tqdm import tqdm
+
+    from ..predict.batch import OUTPUT_COLUMNS, pattern_sets, predict_sets
+
+    if args.resume and not args.output:
+        raise ValueError("--resume needs --output")
+    sets = pattern_sets(args.images)
+    out = None if args.output else csv.DictWriter(sys.stdout, fieldnames=OUTPUT_COLUMNS)
+    if out is not None:
+        out.writeheader()
+    n_ok = n_bad = 0
+    rows = predict_sets(sets, clf, args.output, args.resume)
+    for row in tqdm(rows, total=len(sets), unit="crystal", disable=None, file=sys.stderr):
+        if out is not None:
+            out.writerow(row)
+        if row["status"] == "ok":
+            n_ok += 1
+        else:
+            n_bad += 1
+            print(f"xtalsym predict: {row['name']}: {row['error']}", file=sys.stderr)
+    if not n_bad:
+        return 0
+    return 1 if not n_ok else 3

@@ -46,7 +46,7 @@ def model_role(m: Mapping[str, Any], name: str) -> str:
     info = m.get("model", {})
     arch = info.get("arch", "msdn" if name.startswith("msdn") else name)
     mode = info.get("input_mode", "unshaped" if "unshaped" in name else "shaped")
-    if arch != "msdn":
+    if arch not in ("msdn", "msdn_set"):
         return ROLE_BASELINE
     return ROLE_MSDN if mode == "shaped" else ROLE_ABLATION
 

@@ -5,7 +5,10 @@ from a subset of beams is the sum of that subset's heads: one backbone pass give
 subsets, and the full subset is exactly the model's output. A stacked-channel model (VGG,
 ResNet, stacked DenseNet) has no per-beam head; there a left-out beam is a blank (zero)
 channel, which the network never saw in training, so its single-beam numbers are a lower
-bound rather than a clean ablation.
+bound rather than a clean ablation. The set MSDN (``msdn_set``) is trained on one to three
+patterns: a left-out pattern is simply absent, its numbers with one or two patterns are what
+a user with one or two patterns gets (beams x, y, z then name the first, second and third
+pattern, along whatever zone axes were drawn).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from torch import nn
 
 from ..channels import AXES
 
+#: How a subset's answer is read, per architecture (others: the left-out beams blanked).
+VIEW_METHODS = {"msdn": "heads summed", "msdn_set": "patterns left out of the set"}
 #: Beam subsets, as indices into (x, y, z): singles, pairs, all three.
 SUBSETS: tuple[tuple[int, ...], ...] = tuple(
     c for r in (1, 2, 3) for c in combinations(range(3), r)
@@ -59,7 +64,9 @@ def view_logits(
             for s in SUBSETS:
                 keep = torch.zeros(3, device=dev)
                 keep[list(s)] = 1.0
-                parts[s].append(model(x * keep[None, :, None, None]).float().cpu())
+                # a set model reads an all-zero pattern as absent; stacked ones a blank channel
+                keep = keep.view(1, 3, *([1] * (x.ndim - 2)))
+                parts[s].append(model(x * keep).float().cpu())
     k = len(card["classes"])
     return {
         s: torch.cat(v).numpy() if v else np.zeros((0, k), np.float32) for s, v in parts.items()
@@ -89,7 +96,7 @@ def views_table(
                 "sg_top1": float((pred == y_true).mean()) if n else 0.0,
                 "cs_accuracy": float((systems[pred] == systems[y_true]).mean()) if n else 0.0,
                 "n": n,
-                "method": "heads summed" if card["arch"] == "msdn" else "other beams blanked",
+                "method": VIEW_METHODS.get(card["arch"], "other beams blanked"),
             }
         )
     return rows

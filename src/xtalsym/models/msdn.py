@@ -202,6 +202,57 @@ class MSDN(_DenseNetClassifier):
         return self.stream_logits(x).sum(1)
 
 
+class MSDNSet(MSDN):
+    """The MSDN over a set of one to three patterns (any order, any zone axes): one shared
+    backbone per pattern, the features pooled over the patterns present (mean and max, so the
+    answer does not depend on their order), one head.
+
+    Input as :class:`MSDN` (B, 3 slots, 3 RGB channels, S, S), streams always aligned (a slot
+    has no axis of its own); an all-zero slot is an absent pattern (a recorded or simulated
+    pattern always holds its direct beam). ``subsets``: in training, the probabilities of
+    keeping 1, 2 or 3 of a crystal's patterns (chosen at random), so that the network learns
+    to answer from fewer; None keeps all.
+    """
+
+    def __init__(
+        self, n_classes: int, *, subsets: Sequence[float] | None = None, **kw: Any
+    ) -> None:
+        kw["align_streams"] = True
+        super().__init__(n_classes, **kw)
+        p = None if subsets is None else torch.tensor([float(v) for v in subsets])
+        if p is not None and (p.shape != (3,) or (p < 0).any() or p.sum() <= 0):
+            raise ValueError(f"subsets must be 3 non-negative probabilities, got {subsets}")
+        self.subsets = None if p is None else p / p.sum()
+
+    def _add_heads(self, n_classes: int) -> None:
+        self.head = nn.Linear(2 * self.backbone.out_features, n_classes)
+
+    def present(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3) bool: the slots that hold a pattern, in training a random subset of them."""
+        mask = x.flatten(2).amax(2) > 0
+        if not (self.training and self.subsets is not None):
+            return mask
+        b = x.shape[0]
+        keep = torch.multinomial(self.subsets.to(x.device), b, replacement=True) + 1  # (B,)
+        rank = torch.rand(b, 3, device=x.device).argsort(1).argsort(1)  # random slot order
+        rank = torch.where(mask, rank, 3)  # absent slots last
+        return mask & (rank < keep[:, None])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, 5, (self.n_streams, 3), self.input_size)
+        a = torch.arange(self.n_streams, device=x.device)
+        x = x[:, a[:, None], (a[:, None] + a) % 3]
+        b = x.shape[0]
+        mask = self.present(x)
+        if not bool(mask.any(1).all()):
+            raise ValueError("every crystal needs at least one pattern (a non-zero image)")
+        feats = self.backbone(x.flatten(0, 1)).view(b, self.n_streams, -1)
+        m = mask[:, :, None].to(feats.dtype)
+        mean = (feats * m).sum(1) / m.sum(1)
+        peak = feats.masked_fill(~mask[:, :, None], float("-inf")).amax(1)
+        return self.head(self.dropout(torch.cat([mean, peak], 1)))
+
+
 class DenseNetStacked(_DenseNetClassifier):
     """Single-stream DenseNet on the three patterns stacked as channels (B, 3, S, S)."""
 

@@ -23,7 +23,19 @@ named otherwise:
 - background (8-bit levels): a uniform mean level added to every pixel;
 - dose (counts at full scale, 255): shot noise, counts = level / 255 × dose (Gaussian limit of
   the Poisson distribution, variance = counts); 0 disables;
-- read_noise (8-bit levels): Gaussian noise of this standard deviation.
+- read_noise (8-bit levels): Gaussian noise of this standard deviation;
+- halo (8-bit levels) and halo_width (Å⁻¹): a diffuse background around the direct beam
+  (inelastic and thermal diffuse scattering), level x exp(-|g| / width), both drawn per variant;
+- spread: the intensity model's uncertainty, a log-normal factor of this standard deviation on
+  every reflection and an exp(ε0 + ε1 s) factor (ε of this sd) on every element's scattering
+  factor (other codes' tables and excitation-error models, dynamical redistribution);
+- forbidden: double diffraction, kinematically forbidden reflections that are the sum of two
+  allowed ones on the same pattern (glide and screw absences, never centring absences) get up
+  to this fraction of the mean allowed intensity.
+
+Beyond noise, a variant is imaged along its own zone axes (``patterns.beams: drawn``) turned by
+a random in-plane angle and mirrored with probability 1/2 (``patterns.rotation``): the streams
+``axes`` and ``rotation``.
 
 ``background`` and ``dose`` (like ``patterns.thickness`` and ``patterns.debye_waller``) take a
 number or a range [lo, hi]: a range is drawn uniformly per variant from the ``imaging`` stream.
@@ -44,12 +56,13 @@ from .symmetry import SiteSymmetry, symmetrise_displacements, symmetrise_strain
 
 NOISE_KEYS = (
     "jitter", "strain", "displacement", "vacancy", "background", "dose", "read_noise", "blur",
-    "tilt", "scale_error",
+    "tilt", "scale_error", "halo", "halo_width", "spread", "forbidden",
 )  # fmt: skip
-#: Noise keys that also take a range [lo, hi] (drawn per variant).
-RANGE_KEYS = ("background", "dose")
 # Appended, never reordered: each kind keeps its stream when others are added.
-STREAMS = ("displacement", "vacancy", "tilt", "shot", "read", "jitter", "strain", "imaging")
+STREAMS = (
+    "displacement", "vacancy", "tilt", "shot", "read", "jitter", "strain", "imaging", "axes",
+    "rotation", "detector", "intensity",
+)  # fmt: skip
 #: Strains are clipped at this many standard deviations (bounds the reflection prefilter).
 STRAIN_CLIP = 3.0
 
@@ -66,7 +79,7 @@ def as_range(value: Any) -> tuple[float, float]:
 
 #: Kinds whose level is a bound: each variant draws up to it (tilt within the cone, vacancy
 #: fraction, scale error of either sign), so training covers [0, level].
-UP_TO_KEYS = ("tilt", "vacancy", "scale_error")
+UP_TO_KEYS = ("tilt", "vacancy", "scale_error", "spread", "forbidden")
 
 
 def training_range(kind: str, value: Any) -> tuple[float, float]:
@@ -77,8 +90,8 @@ def training_range(kind: str, value: Any) -> tuple[float, float]:
 
 
 def is_clean(noise: dict[str, Any]) -> bool:
-    """True when every noise level is zero."""
-    return all(as_range(noise.get(k, 0.0))[1] == 0.0 for k in NOISE_KEYS)
+    """True when every noise level is zero (a halo width alone draws nothing)."""
+    return all(as_range(noise.get(k, 0.0))[1] == 0.0 for k in NOISE_KEYS if k != "halo_width")
 
 
 def noise_stream(seed: int, kind: str) -> np.random.Generator:
@@ -149,6 +162,26 @@ def tilt_frames(frames: np.ndarray, tilt_deg: float, rng: np.random.Generator) -
     cross = np.cross(np.broadcast_to(a, frames.shape), frames)
     dot = np.einsum("bi,bki->bk", axis, frames)[:, :, None]
     return frames * cos + cross * sin + a * dot * (1 - cos)
+
+
+def rotate_frames(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each beam frame (B, 3, 3) (rows n, u, v) turned about n by a uniform angle and, with
+    probability 1/2, mirrored (v -> -v: a detector read out flipped)."""
+    phi = rng.uniform(0.0, 2 * np.pi, frames.shape[0])[:, None]
+    flip = np.where(rng.random(frames.shape[0]) < 0.5, -1.0, 1.0)[:, None]
+    u, v = frames[:, 1], frames[:, 2]
+    out = frames.copy()
+    out[:, 1] = np.cos(phi) * u + np.sin(phi) * v
+    out[:, 2] = flip * (np.cos(phi) * v - np.sin(phi) * u)
+    return out
+
+
+def halo_levels(size: int, scale: float, level: float, width: float) -> np.ndarray:
+    """(size, size) diffuse background, 8-bit levels: ``level`` exp(-|g| / ``width``) around
+    the direct beam at pixel (size/2, size/2); ``scale`` Å⁻¹/px, ``width`` Å⁻¹."""
+    yy, xx = np.ogrid[:size, :size]
+    r = np.hypot(yy - size / 2, xx - size / 2) * scale
+    return level * np.exp(-r / width)
 
 
 def gaussian_table(bits: int = 16) -> np.ndarray:

@@ -40,18 +40,47 @@ ZONE_AXES: dict[str, tuple[tuple[int, int, int], ...]] = {
     "hexagonal": ((0, 0, 1), (1, 0, 0), (2, 1, 0)),
     "cubic": ((0, 0, 1), (1, 1, 0), (1, 1, 1)),
 }
-BEAMS = ("cartesian", "zone_axes")
+#: patterns.beams = drawn: each noisy variant's three zone axes are drawn, distinct, from the
+#: low-index directions with |u|, |v|, |w| <= this (of the conventional cell), whatever the
+#: crystal system; clean patterns keep ZONE_AXES.
+MAX_AXIS_INDEX = 2
+BEAMS = ("cartesian", "zone_axes", "drawn")
+
+
+def low_index_axes(max_index: int = MAX_AXIS_INDEX) -> np.ndarray:
+    """(K, 3) int: the directions [uvw] with |u|, |v|, |w| <= max_index, gcd 1, one of each
+    ±pair (first non-zero index positive)."""
+    r = np.arange(-max_index, max_index + 1)
+    uvw = np.stack(np.meshgrid(r, r, r, indexing="ij"), -1).reshape(-1, 3)
+    first = uvw[np.arange(len(uvw)), np.argmax(uvw != 0, axis=1)]
+    g = np.gcd.reduce(np.abs(uvw), axis=1)
+    return uvw[(first > 0) & (g == 1)]
+
+
+def axis_weights(lattice: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """Probabilities (K,) of drawing each zone axis: ∝ 1 / |t|², t = u a + v b + w c (Å).
+
+    A short lattice direction has a dense zero-order reciprocal plane (its 2D cell area is
+    |t| / V), the well-populated, symmetric patterns a microscopist tilts to.
+    """
+    w = 1.0 / np.einsum("ki,ki->k", axes @ lattice, axes @ lattice)
+    return w / w.sum()
 
 
 def zone_axis_frames(lattice: np.ndarray, system: str) -> np.ndarray:
-    """Beam frames (3, 3, 3) (rows n, u, v) along the zone axes of ``system`` (ZONE_AXES).
+    """Beam frames (3, 3, 3) (rows n, u, v) along the zone axes of ``system`` (ZONE_AXES)."""
+    return axis_frames(lattice, np.asarray(ZONE_AXES[system]))
+
+
+def axis_frames(lattice: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """Beam frames (B, 3, 3) (rows n, u, v) along the directions ``axes`` (B, 3) [uvw].
 
     n is the unit vector along [uvw] (lattice rows a, b, c in Å); u is the first of a, b, c
     not parallel to n, projected onto the detector plane and normalised; v = n × u, so the
     frame is right-handed like BEAM_FRAMES. For orthogonal cells [100] gets u = b, v = c.
     """
-    frames = np.empty((3, 3, 3))
-    for k, uvw in enumerate(ZONE_AXES[system]):
+    frames = np.empty((len(axes), 3, 3))
+    for k, uvw in enumerate(axes):  # three beams
         n = np.asarray(uvw, dtype=np.float64) @ lattice
         n /= np.linalg.norm(n)
         for vec in lattice:  # three candidates
@@ -143,6 +172,43 @@ def structure_factor_sq(
     re = np.einsum("me,em->m", np.cos(phase) @ weights, f_el)
     im = np.einsum("me,em->m", np.sin(phase) @ weights, f_el)
     return re * re + im * im
+
+
+#: Double diffraction routes intensity through the strongest beams: the forbidden reflections
+#: lit are the sums of one of this many strongest allowed reflections and another allowed one.
+DD_STRONG = 32
+# Packed hkl keys: index offset and base (|h|, |k|, |l| < 128).
+_KEY_O, _KEY_B = 128, 256
+
+
+def double_diffraction(
+    hkl: np.ndarray, f2: np.ndarray, image: np.ndarray, level: np.ndarray
+) -> np.ndarray:
+    """|F|² with forbidden reflections lit by double diffraction.
+
+    A reflection of ``image`` b with |F|² ~ 0 (a systematic absence) that is the sum g1 + g2
+    of two allowed reflections of the same image, g1 among its DD_STRONG strongest, gets
+    ``level`` (per reflection) times the image's mean allowed |F|². Centring absences are
+    never such a sum (the allowed reflections form a lattice), glide and screw absences are.
+    """
+    direct = ~hkl.any(axis=1)
+    tiny = 1e-9 * max(float(f2.max(initial=0.0)), 1e-300)
+    allowed, absent = (f2 > tiny) & ~direct, (f2 <= tiny) & ~direct
+    if not (allowed.any() and absent.any()):
+        return f2
+    key = ((hkl[:, 0] + _KEY_O) * _KEY_B + hkl[:, 1] + _KEY_O) * _KEY_B + hkl[:, 2] + _KEY_O
+    offset = _KEY_O * (_KEY_B * _KEY_B + _KEY_B + 1)
+    out = f2.copy()
+    for b in np.unique(image[absent]):  # the images of one variant, not reflections
+        mine_a = np.flatnonzero(allowed & (image == b))
+        if not mine_a.size:
+            continue
+        strong = mine_a[np.argsort(-f2[mine_a])[:DD_STRONG]]
+        mine_f = np.flatnonzero(absent & (image == b))
+        partner = key[mine_f, None] - key[None, strong] + offset  # key of g - g1
+        lit = np.isin(partner, key[mine_a]).any(axis=1)
+        out[mine_f[lit]] = level[mine_f[lit]] * f2[mine_a].mean()
+    return out
 
 
 def detector_pixels(uv: np.ndarray, size: int, scale: float) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""The simulator: one crystal -> three 8-bit spot patterns (beam along x, y, z), per variant.
+"""The simulator: one crystal -> three 8-bit spot patterns, per variant.
 
 Per crystal, once (``prepare``): the candidate reflections hkl with |g| <= g_max that can be
 excited along any of the three beams (for any beam tilt the noise allows), their Cartesian g and
@@ -19,6 +19,7 @@ import numpy as np
 from ..spacegroups import crystal_system
 from . import noise as nz
 from . import physics, render
+from .canonical import canonical_maps
 from .crystal import Crystal
 from .scattering import element_coefficients, scattering_factors
 from .symmetry import SiteSymmetry, site_symmetry, trivial
@@ -60,6 +61,7 @@ class Settings:
     noise: dict[str, float]
     ranges: dict[str, tuple[float, float]]
     beams: str = "cartesian"
+    rotation: str = "none"
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Settings:
@@ -81,6 +83,7 @@ class Settings:
             noise={k: ranges[k][1] for k in nz.NOISE_KEYS},
             ranges=ranges,
             beams=str(params.get("beams", "cartesian")),
+            rotation=str(params.get("rotation", "none")),
         )
 
     @property
@@ -95,7 +98,9 @@ class Settings:
 @dataclass(frozen=True)
 class Conditions:
     """How one variant is imaged: thickness (Å), Debye-Waller B (Å²), strain (3, 3) I + ε or
-    None, detector scale factor, background (8-bit levels), dose (counts at 255)."""
+    None, detector scale factor, background (8-bit levels), dose (counts at 255); extra spot
+    blur (px), halo level (8-bit levels) and width (Å⁻¹), intensity spread (sd of the log
+    factors) and double-diffraction level (fraction of the mean allowed intensity)."""
 
     thickness: float
     debye_waller: float
@@ -103,6 +108,11 @@ class Conditions:
     scale: float
     background: float
     dose: float
+    blur: float = 0.0
+    halo: float = 0.0
+    halo_width: float = 0.2
+    spread: float = 0.0
+    forbidden: float = 0.0
 
 
 def nominal_conditions(settings: Settings) -> Conditions:
@@ -127,6 +137,9 @@ def draw_conditions(
     if n["strain"] > 0:
         strain = nz.strain_matrix(tables.symmetry, tables.crystal.lattice, n["strain"],
                                   streams("strain"))  # fmt: skip
+    # The detector and intensity-model draws have streams of their own, so that configs
+    # without them keep every earlier draw.
+    d = streams("detector").random(5) if _any(n, DETECTOR_KEYS) else np.zeros(5)
     return Conditions(
         thickness=pick("thickness", u[0]),
         debye_waller=pick("debye_waller", u[1]),
@@ -134,7 +147,20 @@ def draw_conditions(
         scale=1.0 + n["scale_error"] * (2 * u[2] - 1),
         background=pick("background", u[3]),
         dose=pick("dose", u[4]),
+        blur=pick("blur", d[0]),
+        halo=pick("halo", d[1]),
+        halo_width=max(pick("halo_width", d[2]), 1e-6),
+        spread=n["spread"] * d[3],
+        forbidden=n["forbidden"] * d[4],
     )
+
+
+#: Noise keys drawn from the ``detector`` stream.
+DETECTOR_KEYS = ("blur", "halo", "spread", "forbidden")
+
+
+def _any(noise: dict[str, float], keys: tuple[str, ...]) -> bool:
+    return any(noise[k] > 0 for k in keys)
 
 
 @dataclass(frozen=True)
@@ -142,7 +168,9 @@ class CrystalTables:
     """Per-crystal precomputation: candidates hkl (1 + 2P, 3) in Friedel order (0, P
     reflections, their P opposites), g (1 + 2P, 3) Å⁻¹, f_el (n_el, 1 + P) scattering factors
     with the nominal Debye-Waller factor (the same for g and -g); the crystal's operations as
-    site maps (for symmetric structural noise); the beam frames (3, 3, 3) (rows n, u, v)."""
+    site maps (for symmetric structural noise); the beam frames (3, 3, 3) (rows n, u, v) of
+    clean patterns; with ``beams: drawn`` the zone axes (K, 3) a variant draws from and their
+    probabilities (K,) (physics.axis_weights)."""
 
     crystal: Crystal
     hkl: np.ndarray
@@ -150,6 +178,8 @@ class CrystalTables:
     f_el: np.ndarray
     symmetry: SiteSymmetry
     frames: np.ndarray
+    axes: np.ndarray | None = None
+    axis_p: np.ndarray | None = None
 
     @property
     def n_pairs(self) -> int:
@@ -193,11 +223,18 @@ def prepare(crystal: Crystal, settings: Settings, prefilter: bool = True) -> Cry
     """
     n = settings.noise
     symmetric = n["jitter"] > 0 or n["strain"] > 0 or n["vacancy"] > 0
-    zone = settings.beams == "zone_axes"
+    zone = settings.beams != "cartesian"
     sym = site_symmetry(crystal) if symmetric or zone else trivial(crystal.n_sites)
     frames = physics.BEAM_FRAMES
     if zone:
         frames = physics.zone_axis_frames(crystal.lattice, crystal_system(sym.number))
+    axes = axis_p = None
+    normals = frames[:, 0]
+    if settings.beams == "drawn":
+        axes = physics.low_index_axes()
+        axis_p = physics.axis_weights(crystal.lattice, axes)
+        t = (axes @ crystal.lattice).astype(np.float64)
+        normals = np.concatenate([normals, t / np.linalg.norm(t, axis=1, keepdims=True)])
     hkl = physics.enumerate_hkl(crystal.lattice, settings.g_max)
     p = (len(hkl) - 1) // 2
     half = hkl[: 1 + p]  # 0 and one of each Friedel pair
@@ -211,7 +248,7 @@ def prepare(crystal: Crystal, settings: Settings, prefilter: bool = True) -> Cry
     e = nz.STRAIN_CLIP * settings.noise["strain"]
     theta += e / max(1.0 - e, 1e-6)
     margin = settings.s_tol * (1 + lam * g_len / 2) + lam * g_len**2 / 2 + g_len * theta + 1e-9
-    near = (np.abs(g @ frames[:, 0].T) <= margin[:, None]).any(axis=1)
+    near = (np.abs(g @ normals.T) <= margin[:, None]).any(axis=1)
     near[0] = True
     if not prefilter:
         near[:] = True
@@ -228,6 +265,8 @@ def prepare(crystal: Crystal, settings: Settings, prefilter: bool = True) -> Cry
         f_el=f_el,
         symmetry=sym,
         frames=frames,
+        axes=axes,
+        axis_p=axis_p,
     )
 
 
@@ -239,6 +278,7 @@ def excited(
     zolz_only: bool = False,
     first_image: int = 0,
     conditions: Conditions | None = None,
+    rng: np.random.Generator | None = None,
 ) -> Reflections:
     """The reflections of each beam frame (B, 3, 3) (rows n, u, v), flat, beam b as image
     first_image + b.
@@ -246,8 +286,9 @@ def excited(
     Default: those with shape factor above SHAPE_CUTOFF, the pattern's selection. zolz_only:
     the zero-order Laue zone (g·n = 0) instead, whatever the excitation error, for comparing
     with zone-axis calculators. ``crystal`` overrides the tables' crystal (structural noise; the
-    lattice must be the same). ``conditions``: the variant's thickness, B, strain and detector
-    scale (default: nominal_conditions).
+    lattice must be the same). ``conditions``: the variant's thickness, B, strain, detector
+    scale and intensity-model noise (default: nominal_conditions); ``rng`` draws the latter
+    (needed when conditions.spread or conditions.forbidden is above 0).
     """
     crystal = tables.crystal if crystal is None else crystal
     frames = tables.frames if frames is None else frames
@@ -263,9 +304,15 @@ def excited(
     union = keep.any(axis=1)
     need = union[: 1 + p].copy()
     need[1:] |= union[1 + p :]
+    f_el = tables.f_el[:, need]
+    if cond.spread > 0:
+        # Another code's scattering-factor table: each element off by exp(ε0 + ε1 s).
+        eps = cond.spread * rng.standard_normal((2, f_el.shape[0], 1))
+        s_need = np.linalg.norm(tables.g[: 1 + p][need], axis=1) / 2
+        f_el = f_el * np.exp(eps[0] + eps[1] * s_need)
     f2_half = np.zeros(1 + p)
     f2_half[need] = physics.structure_factor_sq(
-        tables.hkl[: 1 + p][need], tables.f_el[:, need], crystal.frac, crystal.occ, crystal.species
+        tables.hkl[: 1 + p][need], f_el, crystal.frac, crystal.occ, crystal.species
     )
     delta_b = cond.debye_waller - settings.debye_waller
     if delta_b:
@@ -277,8 +324,13 @@ def excited(
     uv = np.einsum("ki,kji->kj", g, frames[beam, 1:]) * cond.scale  # (k, 2): g·u, g·v
     s_k = s[idx, beam]
     f2 = f2_half[np.where(idx > p, idx - p, idx)]
+    hkl = tables.hkl[idx]
+    if cond.forbidden > 0:
+        f2 = physics.double_diffraction(hkl, f2, beam, cond.forbidden * rng.random(len(f2)))
+    if cond.spread > 0:
+        f2 = f2 * np.exp(cond.spread * rng.standard_normal(len(f2)))
     shape = physics.shape_factor(s_k, cond.thickness, settings.shape)
-    return Reflections(beam + first_image, tables.hkl[idx], uv, s_k, f2, f2 * shape)
+    return Reflections(beam + first_image, hkl, uv, s_k, f2, f2 * shape)
 
 
 def reflections(
@@ -324,35 +376,67 @@ def render_patterns(
     return render.splat(row[inside], col[inside], peak, sig, image, n_images, size)
 
 
+def frame_spots(
+    refl: Reflections, settings: Settings, rng: np.random.Generator | None = None
+) -> Reflections:
+    """``refl`` with each image's spots in its canonical frame (``rotation: canonical``,
+    :mod:`.canonical`): one of the candidate frames drawn by ``rng`` (None: the first, for
+    clean patterns); unchanged for other rotation settings."""
+    if settings.rotation != "canonical" or not len(refl.image):
+        return refl
+    uv = refl.uv.copy()
+    for b in np.unique(refl.image):  # the images of one variant, not reflections
+        mine = refl.image == b
+        maps = canonical_maps(refl.uv[mine], refl.intensity[mine])
+        m = maps[0 if rng is None else rng.integers(len(maps))]
+        uv[mine] = refl.uv[mine] @ m.T
+    return Reflections(refl.image, refl.hkl, uv, refl.s, refl.f2, refl.intensity)
+
+
+def variant_frames(tables: CrystalTables, settings: Settings, streams: Any) -> np.ndarray:
+    """The beam frames (3, 3, 3) of one noisy variant: its drawn zone axes (``beams:
+    drawn``: three distinct, from the ``axes`` stream), turned in plane and mirrored
+    (``rotation: random``), then tilted (``noise.tilt``)."""
+    frames = tables.frames
+    if tables.axes is not None:
+        pick = streams("axes").choice(len(tables.axes), 3, replace=False, p=tables.axis_p)
+        frames = physics.axis_frames(tables.crystal.lattice, tables.axes[pick])
+    if settings.rotation == "random":
+        frames = nz.rotate_frames(frames, streams("rotation"))
+    if settings.noise["tilt"] > 0:
+        frames = nz.tilt_frames(frames, settings.noise["tilt"], streams("tilt"))
+    return frames
+
+
 def simulate_crystal(
     tables: CrystalTables, settings: Settings, seeds: Sequence[int | None]
 ) -> np.ndarray:
-    """uint8 patterns (V, 3, size, size), beams x, y, z, one variant per seed.
+    """uint8 patterns (V, 3, size, size), one variant per seed.
 
     A variant with seed None, or settings without noise, is the clean pattern (nominal
-    thickness and B, no background). A noisy variant draws its structural noise, tilt and
-    imaging conditions (:func:`draw_conditions`) from its seed's streams.
+    thickness and B, no background, the tables' frames). A noisy variant draws its structural
+    noise, beams (:func:`variant_frames`) and imaging conditions (:func:`draw_conditions`)
+    from its seed's streams.
     """
     n = settings.noise
-    clean_settings = nz.is_clean(n)
+    clean_settings = nz.is_clean(n) and settings.rotation != "random" and tables.axes is None
     refls, streams, conds = [], [], []
     for v, seed in enumerate(seeds):  # variants (a handful), not reflections
         if seed is None or clean_settings:
-            refls.append(excited(tables, settings, first_image=3 * v))
+            refls.append(frame_spots(excited(tables, settings, first_image=3 * v), settings))
             streams.append(None)
             conds.append(None)
             continue
         st = nz.noise_streams(seed)
         cond = draw_conditions(settings, tables, st)
         crystal = nz.perturb_crystal(tables.crystal, tables.symmetry, n, st)
-        frames = tables.frames
-        if n["tilt"] > 0:
-            frames = nz.tilt_frames(frames, n["tilt"], st("tilt"))
-        refls.append(excited(tables, settings, frames, crystal, first_image=3 * v,
-                             conditions=cond))  # fmt: skip
+        frames = variant_frames(tables, settings, st)
+        refl = excited(tables, settings, frames, crystal, first_image=3 * v, conditions=cond,
+                       rng=st("intensity"))  # fmt: skip
+        refls.append(frame_spots(refl, settings, st("rotation")))
         streams.append(st)
         conds.append(cond)
-    blurs = np.repeat([0.0 if st is None else n["blur"] for st in streams], 3)
+    blurs = np.repeat([0.0 if c is None else c.blur for c in conds], 3)
     canvas, touched = render_patterns(Reflections.concat(refls), 3 * len(seeds), settings, blurs)
     per_variant = 3 * settings.size * settings.size
     out = np.empty((len(seeds), per_variant), dtype=np.uint8)
@@ -365,6 +449,10 @@ def simulate_crystal(
         mine = mine - lo if lo else mine
         if st is None:
             out[v] = render.quantise_touched(part, mine)
-        else:
-            out[v] = nz.detector_image(part, mine, cond.background, cond.dose, n["read_noise"], st)
+            continue
+        if cond.halo > 0:
+            halo = nz.halo_levels(settings.size, settings.scale, cond.halo, cond.halo_width)
+            part = (part.reshape(3, -1) + halo.ravel()).ravel()
+            mine = np.arange(per_variant)  # every pixel is lit now
+        out[v] = nz.detector_image(part, mine, cond.background, cond.dose, n["read_noise"], st)
     return out.reshape(len(seeds), 3, settings.size, settings.size)

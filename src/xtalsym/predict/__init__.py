@@ -6,6 +6,10 @@
   (the model card's ``structures.symprec`` when it records one, else the schema default),
   standardised (conventional cell, pymatgen's standard orientation), simulated with the model
   card's settings, shaped as the card says and classified;
+* **one to three recorded pattern images** (with their calibration: ``scale`` Å⁻¹/px), any
+  angle, order and zone axes, with a background: reduced to their Bragg spots and redrawn as
+  the simulator draws them (:mod:`xtalsym.experimental`); :func:`predict_patterns` takes
+  them as arrays, :mod:`.batch` many crystals from a manifest or folder;
 * **three grayscale pattern images** in x, y, z order: shaped (unless ``shaped=True``),
   resized like the authors' loader and classified;
 * **three of the authors' RGB shaped images** (``shaped=True``), x, y, z: the channel of the
@@ -31,7 +35,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..inference import DEFAULT_TTA, card_symprec, mode_of, schema_default, tta_seeds
-from .classify import Classifier, classify, model_summary, predict, predict_files, ranked, true_rank
+from .classify import (
+    Classifier,
+    classify,
+    model_summary,
+    predict,
+    predict_files,
+    predict_patterns,
+    ranked,
+    true_rank,
+)
 from .inputs import IMAGE_SUFFIXES, image_inputs, is_image, is_image_triple
 from .text import decision_line, format_predictions, format_record, format_table, verdict
 
@@ -63,6 +76,7 @@ __all__ = [
     "model_summary",
     "predict",
     "predict_files",
+    "predict_patterns",
     "ranked",
     "schema_default",
     "structure_files",

@@ -10,9 +10,14 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..experimental import experimental_patterns
 from ..inference import Bundle, mode_of, prepare_structure, resolve_tta
 from ..spacegroups import crystal_system
-from .inputs import experimental_inputs, image_inputs, is_image, is_image_triple
+from .inputs import image_inputs, is_image, pattern_set_inputs, save_inputs
+
+#: In-plane rotations (every other one mirrored) a recorded pattern set is classified at; the
+#: probabilities are averaged, so the answer does not depend on the patterns' angles.
+ROTATIONS = 8
 
 
 def ranked(proba: np.ndarray, classes: Sequence[int], top_k: int) -> list[dict[str, Any]]:
@@ -68,7 +73,10 @@ class Classifier:
     (:data:`xtalsym.inference.DEFAULT_TTA` for structures, 0 for images, which are never
     simulated); ``min_confidence``: below it a decision is "undecided"; ``calibration``:
     pattern images are experimental (xtalsym.experimental: ``scale`` Å⁻¹/px, or
-    ``camera_length_mm``, ``wavelength_a`` and ``pixel_mm``).
+    ``camera_length_mm``, ``wavelength_a`` and ``pixel_mm``); ``rotations``: in-plane
+    rotations averaged over for those; ``centre`` (row, col) of their direct beam (default:
+    found); ``mask``: an image file, non-zero at pixels to ignore (a beam stop);
+    ``save_inputs``: a folder where the patterns the model saw (unturned) are written.
     """
 
     def __init__(
@@ -81,6 +89,10 @@ class Classifier:
         tta: int | None = None,
         min_confidence: float = 0.0,
         calibration: dict[str, float] | None = None,
+        rotations: int = ROTATIONS,
+        centre: tuple[float, float] | None = None,
+        mask: str | os.PathLike | None = None,
+        save_inputs: str | os.PathLike | None = None,
     ):
         if int(top_k) < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
@@ -94,6 +106,10 @@ class Classifier:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
         self.min_confidence = float(min_confidence)
         self.calibration = dict(calibration or {})
+        if int(rotations) < 1:
+            raise ValueError(f"rotations must be at least 1, got {rotations}")
+        self.recorded = {"rotations": int(rotations), "centre": centre, "mask": mask}
+        self.save_inputs = None if save_inputs is None else Path(save_inputs)
         self.model_info = model_summary(self.card, model_dir)
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
@@ -120,6 +136,10 @@ class Classifier:
         cands = [{"spacegroup": sg, "probability": round(p, 6)} for sg, p in d["candidates"]]
         rec["decision"] = {**d, "candidates": cands, "min_confidence": self.min_confidence}
         rec["hierarchy"] = hierarchy_summary(proba, self.classes)
+        # The finest level that is as certain as asked: with one pattern the crystal system
+        # may be sure while the space group is not.
+        sure = [h for h in rec["hierarchy"] if h["probability"] >= self.min_confidence]
+        rec["decision"]["answer"] = sure[-1] if sure else rec["hierarchy"][0]
         return rec
 
     def _images_record(self, paths: list[Path]) -> dict[str, Any]:
@@ -129,10 +149,38 @@ class Classifier:
             ", ".join(map(str, paths)), "shaped images" if self.shaped else "pattern images"
         )
         if self.calibration:
-            images = experimental_inputs(paths, self.card, self.calibration)
-        else:
+            pats = experimental_patterns(paths, self.card, **self.calibration, **self.recorded)
+            if self.save_inputs is not None:
+                save_inputs(pats[0], paths, self.save_inputs)
+            images = pattern_set_inputs(pats, self.card)
+        elif len(paths) == 3:
             images = image_inputs(paths, self.card, self.shaped)
+        else:
+            raise ValueError(
+                f"{len(paths)} pattern image(s): give their calibration (--scale) so they are "
+                "read as recorded patterns, or three images in the model's own format"
+            )
+        rec["n_patterns"] = len(paths)
         return self._answer(rec, self.probabilities(images))
+
+    def arrays_record(
+        self, arrays: Sequence[np.ndarray], name: str = "patterns", **calibration: Any
+    ) -> dict[str, Any]:
+        """The record of one to three recorded patterns given as arrays (H, W) (e.g. a
+        HyperSpy / pyxem signal's data), ``calibration`` as for files (``scale``, ...)."""
+        from ..experimental import recorded_patterns
+
+        opts = {**self.recorded, "mask": None}
+        mask = self.recorded["mask"]
+        if mask is not None:
+            from ..experimental import read_detector_image
+
+            opts["mask"] = read_detector_image(mask)[0] != 0
+        names = [f"{name}[{k}]" for k in range(len(arrays))]
+        pats = recorded_patterns(arrays, self.card, names=names, **calibration, **opts)
+        rec = self.base(name, "pattern arrays")
+        rec["n_patterns"] = len(arrays)
+        return self._answer(rec, self.probabilities(pattern_set_inputs(pats, self.card)))
 
     def record(self, inputs: Sequence[str | os.PathLike]) -> dict[str, Any]:
         """The record of one input (one structure file, or three images x, y, z).
@@ -145,16 +193,11 @@ class Classifier:
                 raise ValueError(f"{p}: no such file")
             if p.is_dir():
                 raise ValueError(f"{p}: is a directory (use `xtalsym evaluate --structures DIR`)")
-        if is_image_triple(paths):
+        if is_pattern_set(paths):
             return self._images_record(paths)
-        if len(paths) == 1 and is_image(paths[0]):
-            raise ValueError(
-                f"{paths[0]}: a pattern image on its own; give the three images of one crystal "
-                "together (x, y, z) and nothing else, or structure files"
-            )
         if len(paths) != 1:
             raise ValueError(
-                "give structure files, or three pattern images in x, y, z order; got "
+                "give structure files, or one to three pattern images of one crystal; got "
                 + ", ".join(map(str, paths))
             )
         if self.shaped:
@@ -175,6 +218,11 @@ class Classifier:
             rec["true_rank"], rec["true_probability"] = found
         rec["simulation"] = mode_of(tta)
         return self._answer(rec, proba)
+
+
+def is_pattern_set(paths: Sequence[Path]) -> bool:
+    """One to three image files: the patterns of one crystal."""
+    return 1 <= len(paths) <= 3 and all(is_image(Path(p)) for p in paths)
 
 
 def classify(
@@ -205,12 +253,12 @@ def predict_files(
     inputs: Sequence[str | os.PathLike], model_dir: str | os.PathLike, **options: Any
 ) -> list[dict[str, Any]]:
     """One record per input: three images (all of ``inputs`` image files) are one input, else
-    every path is a structure file. A bad file gets a record with ``status`` "error" and the
+    every path is a structure file (one to three images: the patterns of one crystal). A bad file gets a record with ``status`` "error" and the
     reason in ``error``; the others are still classified. A bad model raises ValueError.
     ``options``: those of :class:`Classifier`."""
     clf = Classifier(model_dir, **options)
     paths = [Path(p) for p in inputs]
-    groups = [paths] if is_image_triple(paths) else [[p] for p in paths]
+    groups = [paths] if is_pattern_set(paths) else [[p] for p in paths]
     out = []
     for group in groups:
         try:
@@ -221,3 +269,24 @@ def predict_files(
             rec.update(status="error", error=str(e))
             out.append(rec)
     return out
+
+
+def predict_patterns(
+    arrays: Sequence[np.ndarray],
+    model_dir: str | os.PathLike,
+    *,
+    name: str = "patterns",
+    scale: float | None = None,
+    camera_length_mm: float | None = None,
+    wavelength_a: float | None = None,
+    pixel_mm: float | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """The record (:func:`classify`) of one to three recorded patterns of one crystal given
+    as arrays (H, W), e.g. a HyperSpy / pyxem signal's ``data`` with its axis calibration as
+    ``scale`` (Å⁻¹ per pixel). ``options``: those of :class:`Classifier` (rotations, centre,
+    mask, top_k, min_confidence). Raises ValueError naming the reason for bad input."""
+    calibration = {"scale": scale, "camera_length_mm": camera_length_mm,
+                   "wavelength_a": wavelength_a, "pixel_mm": pixel_mm}  # fmt: skip
+    clf = Classifier(model_dir, **options)
+    return clf.arrays_record(list(arrays), name, **calibration)

@@ -79,11 +79,36 @@ def image_inputs(paths: Sequence[Path], card: dict[str, Any], shaped: bool) -> n
     return resize(chans, spec.size, spec.resize)[None].astype(np.uint8)
 
 
-def experimental_inputs(
-    paths: Sequence[Path], card: dict[str, Any], calibration: dict[str, float]
-) -> np.ndarray:
-    """Network images (1, 3, C, S, S) of experimental pattern images (xtalsym.experimental)."""
-    from ..experimental import experimental_patterns
+def save_inputs(patterns: np.ndarray, paths: Sequence[Path], folder: Path) -> list[Path]:
+    """Write each pattern (n, H, W) uint8 as ``<folder>/<image stem>_input.png``."""
+    from PIL import Image
 
-    pats = experimental_patterns(paths, card, **calibration)
-    return network_images(pats[None], ImageSpec.from_card(card))
+    from ..io import atomic_path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for pat, p in zip(patterns, paths, strict=True):
+        dest = folder / f"{Path(p).stem}_input.png"
+        with atomic_path(dest) as tmp:
+            Image.fromarray(pat).save(tmp, format="PNG")
+        out.append(dest)
+    return out
+
+
+def pattern_set_inputs(patterns: np.ndarray, card: dict[str, Any]) -> np.ndarray:
+    """Network images (R, 3, C, S, S) of raw patterns (R, n, H, W), n = 1..3: each pattern
+    shaped on its own, absent slots all zero (what a set model reads as "no pattern")."""
+    r, n, h, w = patterns.shape
+    if n < 3 and card.get("arch") != "msdn_set":
+        raise ValueError(
+            f"model {card.get('name')!r} ({card.get('arch')}) needs three patterns in its beam "
+            f"order; {n} given (a set model, arch msdn_set, takes one to three)"
+        )
+    flat = patterns.reshape(r * n, h, w)
+    pad = (-len(flat)) % 3  # shaping takes crystals of three images; each is shaped alone
+    flat = np.concatenate([flat, np.repeat(flat[:1], pad, axis=0)])
+    shaped = network_images(flat.reshape(-1, 3, h, w), ImageSpec.from_card(card))
+    shaped = shaped.reshape(-1, *shaped.shape[2:])[: r * n].reshape(r, n, *shaped.shape[2:])
+    out = np.zeros((r, 3, *shaped.shape[2:]), dtype=np.uint8)
+    out[:, :n] = shaped
+    return out

@@ -191,6 +191,8 @@ def _run(
         "norm": tcfg["norm"],
         "align_streams": bool(tcfg["align_streams"]),
     }
+    if arch == "msdn_set":
+        arch_params["subsets"] = [float(v) for v in tcfg["pattern_subsets"]]
     torch.manual_seed(seed)
     model = build_model(arch, len(classes), **arch_params).to(device)
     if precision.channels_last:
