@@ -16,7 +16,7 @@ decompressed) -> ``file_too_large``; an I/O error or corrupt gzip -> ``unreadabl
 ``bad_occupancy``; pymatgen's CifParser fails or finds no atoms -> ``unparsable`` (with what
 and where, :mod:`.cifscan`); a non-element species -> ``unknown_element``; partial occupancy ->
 skipped (``partial_occupancy: skip``) or ordered to the majority species of each site
-(``order``); cell out of physical range -> ``absurd_cell``, atoms closer than 0.5 Å ->
+(``order``); cell out of physical range -> ``absurd_cell``, atoms too close (.contacts) ->
 ``overlapping_atoms`` (exact duplicate rows are merged, and the outcome says so); then
 standardise and label (``too_many_sites``, ``outside_class_set``, ``symmetry_failed``). A file
 running past ``timeout_s`` -> ``timeout``; any other exception -> ``processing_error``; a worker
