@@ -11,8 +11,6 @@ from __future__ import annotations
 import gzip
 import io
 import random
-import struct
-import zlib
 from collections import Counter
 
 import numpy as np
@@ -26,6 +24,7 @@ from xtalsym.shaping import read_pattern_image
 from xtalsym.structures import run_structures
 from xtalsym.structures.outcomes import REASONS
 
+from .helpers.images import png_claiming
 from .seed_cifs import SEEDS
 from .test_report import make_bundle
 
@@ -198,18 +197,11 @@ def broken_images(size: int = 64) -> dict[str, bytes]:
     buf = io.BytesIO()
     Image.fromarray(gray).save(buf, format="JPEG")
     jpg = buf.getvalue()
-    # A decompression bomb: a valid PNG whose header claims 100,000 x 100,000 px.
-    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
-    idat = zlib.compress(b"\0" * 100_001 * 8)  # eight rows of it; the rest would follow
-    bomb = png[:8] + b"".join(
-        struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
-        for tag, body in ((b"IHDR", ihdr), (b"IDAT", idat), (b"IEND", b""))
-    )
     return {
         "truncated_x.png": png[: len(png) // 2],
         "truncated_x.jpg": jpg[: len(jpg) // 2],
         "zero_x.png": b"",
-        "bomb_x.png": bomb,
+        "bomb_x.png": png_claiming(100_000, 100_000),
         "text_x.png": b"not an image at all\n",
         "nonsquare_x.png": _png(gray[:, : size // 2]),
         "tiny_x.png": _png(gray[:8, :8]),
