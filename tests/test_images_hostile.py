@@ -20,6 +20,7 @@ from PIL import Image
 
 from xtalsym.cli import main
 from xtalsym.cli.common import REFERENCE_MODEL
+from xtalsym.cli.predict import pattern_image_help
 from xtalsym.experimental import read_detector_image
 from xtalsym.imageread import MAX_SIZE, read_image
 from xtalsym.predict import classify
@@ -184,3 +185,9 @@ def test_the_bomb_of_issue_35_on_the_command_line(recorded, tmp_path):
     )  # fmt: skip
     assert out.returncode != 0
     assert f"{bomb}: image too large" in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def test_predict_help_says_what_happens_to_multipage_and_oversize_images():
+    text = " ".join(pattern_image_help().split())
+    assert "A multi-page TIFF or an animation is refused by name" in text
+    assert f"over {MAX_SIZE} px a side, from its header" in text

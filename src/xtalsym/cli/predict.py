@@ -36,7 +36,9 @@ the Bragg spots are found (5 sigma above the noise of their ring, sub-pixel), an
 with the simulator's spot model on the model's grid ({scale} Å^-1/px by default); the answer
 is the mean over --rotations in-plane rotations and mirrors. A beam stop or dead pixels:
 --mask FILE (an image of the same size, non-zero where pixels are to be ignored).
---save-inputs DIR writes the redrawn patterns, what the model saw.
+--save-inputs DIR writes the redrawn patterns, what the model saw. A multi-page TIFF or an
+animation is refused by name (no page is guessed: save the one pattern as its own image), and
+so is an image over 8192 px a side, from its header before anything is decoded.
 
 Many crystals: --images MANIFEST.csv (columns name, image_1, image_2, image_3, scale; the
 last three may be empty) or --images DIR (files <name>_1, _2, _3 or <name>_x, _y, _z): one
