@@ -639,8 +639,9 @@ def figure(summary: dict[str, Any], path: Path) -> None:
             lo = np.array([s["lo"] for s in a]) * 100
             hi = np.array([s["hi"] for s in a]) * 100
             xs = x + dx * width
-            ax.errorbar(xs[keep], 100 * y[keep], yerr=[100 * y[keep] - lo[keep],
-                        hi[keep] - 100 * y[keep]], fmt="o", color=colour, capsize=2,
+            # Rounding can put a Wilson bound a hair past its accuracy at 0 or 100 %.
+            err = np.clip([100 * y[keep] - lo[keep], hi[keep] - 100 * y[keep]], 0, None)
+            ax.errorbar(xs[keep], 100 * y[keep], yerr=err, fmt="o", color=colour, capsize=2,
                         label={"top1": "SG top-1", "cs": "crystal system"}[metric])  # fmt: skip
         ax.set_xlabel(label)
         ax.set_ylim(0, 100)
