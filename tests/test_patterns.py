@@ -37,9 +37,10 @@ def _defaults() -> dict:
 
 def params(**over) -> dict:
     """The validated default ``patterns`` section with one thickness (100 Å) and B (0.5 Å²),
-    noise off, the Cartesian beams x, y, z (the frame these tests check), with overrides."""
+    noise off, the Cartesian beams x, y, z in their own frame (the frame these tests check), with
+    overrides."""
     p = copy.deepcopy(_defaults())
-    p.update(thickness=100.0, debye_waller=0.5, beams="cartesian")
+    p.update(thickness=100.0, debye_waller=0.5, beams="cartesian", rotation="none")
     p["noise"] = dict(NOISE_OFF)
     noise = over.pop("noise", {})
     p.update(over)

@@ -82,6 +82,7 @@ def test_clean_config_gives_clean_patterns(structures_parquet, tmp_path):
     path, rows = structures_parquet
     cfg = small_config(workers=1)
     cfg["patterns"]["noise"] = dict.fromkeys(cfg["patterns"]["noise"], 0)
+    cfg["patterns"]["beams"] = "zone_axes"  # drawn axes are a geometry, not noise
     out = tmp_path / "clean.h5"
     run_patterns(cfg, path, out)
     with h5py.File(out) as f:

@@ -134,9 +134,9 @@ def test_bad_inputs_name_the_file(bundles, nacl, tmp_path):
         predict([empty], bundles["msdn"])
     with pytest.raises(ValueError, match="missing.cif: no such file"):
         predict([tmp_path / "missing.cif"], bundles["msdn"])
-    with pytest.raises(ValueError, match="three pattern images"):
+    with pytest.raises(ValueError, match=r"nacl_x.png: 2 pattern image\(s\) on their own"):
         predict(nacl["pngs"][:2], bundles["msdn"])
-    with pytest.raises(ValueError, match=r"nacl_x.png: a pattern image on its own; give the three"):
+    with pytest.raises(ValueError, match=r"nacl_x.png: 1 pattern image\(s\) .*--scale"):
         predict(nacl["pngs"][:1], bundles["msdn"])
     with pytest.raises(ValueError, match="x, y, z order"):
         predict(nacl["pngs"][::-1], bundles["msdn"])

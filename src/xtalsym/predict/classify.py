@@ -157,8 +157,9 @@ class Classifier:
             images = image_inputs(paths, self.card, self.shaped)
         else:
             raise ValueError(
-                f"{len(paths)} pattern image(s): give their calibration (--scale) so they are "
-                "read as recorded patterns, or three images in the model's own format"
+                f"{paths[0]}: {len(paths)} pattern image(s) on their own; give their "
+                "calibration (--scale) so that they are read as recorded patterns (one to "
+                "three), or three images in the model's own format"
             )
         rec["n_patterns"] = len(paths)
         return self._answer(rec, self.probabilities(images))
