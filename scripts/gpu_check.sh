@@ -259,7 +259,7 @@ main() {
   # the tests (GPU, one core) beside the data stages (CPU, every core)
   run_part tests 150 &
   local tests_pid=$!
-  run_part data 150
+  run_part data 200
   wait $tests_pid
   if [[ -f $WORK/paper/split/split.csv ]]; then
     local reserve=10 plan
