@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .blas import single_threaded
 from .crystal import crystal_from_structure
 from .simulate import CrystalTables, Settings, prepare, simulate_crystal
 
@@ -20,12 +21,15 @@ class PatternCalculator:
 
     def tables(self, structure: Any) -> CrystalTables:
         """The reflection tables of a structure (a pymatgen Structure, its dict or JSON)."""
-        return prepare(crystal_from_structure(structure), self.settings)
+        with single_threaded():
+            return prepare(crystal_from_structure(structure), self.settings)
 
     def get_patterns(self, structure: Any, seeds: Sequence[int | None] = (None,)) -> np.ndarray:
         """uint8 (len(seeds), 3, size, size): beams along x, y, z, one variant per seed (None:
-        clean; otherwise the configured noise from ``np.random.default_rng(seed)``)."""
-        return simulate_crystal(self.tables(structure), self.settings, list(seeds))
+        clean; otherwise the configured noise from ``np.random.default_rng(seed)``). One
+        OpenBLAS thread meanwhile (:mod:`.blas`)."""
+        with single_threaded():
+            return simulate_crystal(self.tables(structure), self.settings, list(seeds))
 
 
 def simulate_structure(

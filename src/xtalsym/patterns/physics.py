@@ -16,6 +16,8 @@ component of g perpendicular to the beam).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 # (beam, row): rows n, u, v of each beam's frame; beams in the order x, y, z.
@@ -47,14 +49,17 @@ MAX_AXIS_INDEX = 2
 BEAMS = ("cartesian", "zone_axes", "drawn")
 
 
+@functools.cache
 def low_index_axes(max_index: int = MAX_AXIS_INDEX) -> np.ndarray:
     """(K, 3) int: the directions [uvw] with |u|, |v|, |w| <= max_index, gcd 1, one of each
-    ±pair (first non-zero index positive)."""
+    ±pair (first non-zero index positive). Read-only (cached: every crystal asks)."""
     r = np.arange(-max_index, max_index + 1)
     uvw = np.stack(np.meshgrid(r, r, r, indexing="ij"), -1).reshape(-1, 3)
     first = uvw[np.arange(len(uvw)), np.argmax(uvw != 0, axis=1)]
     g = np.gcd.reduce(np.abs(uvw), axis=1)
-    return uvw[(first > 0) & (g == 1)]
+    out = uvw[(first > 0) & (g == 1)]
+    out.flags.writeable = False
+    return out
 
 
 def axis_weights(lattice: np.ndarray, axes: np.ndarray) -> np.ndarray:

@@ -450,9 +450,9 @@ def simulate_crystal(
         if st is None:
             out[v] = render.quantise_touched(part, mine)
             continue
+        halo = None
         if cond.halo > 0:
             halo = nz.halo_levels(settings.size, settings.scale, cond.halo, cond.halo_width)
-            part = (part.reshape(3, -1) + halo.ravel()).ravel()
-            mine = np.arange(per_variant)  # every pixel is lit now
-        out[v] = nz.detector_image(part, mine, cond.background, cond.dose, n["read_noise"], st)
+        out[v] = nz.detector_image(part, mine, cond.background, cond.dose, n["read_noise"], st,
+                                   halo=None if halo is None else halo.ravel())  # fmt: skip
     return out.reshape(len(seeds), 3, settings.size, settings.size)

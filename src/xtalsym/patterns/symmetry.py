@@ -68,9 +68,13 @@ def site_symmetry(crystal: Crystal) -> SiteSymmetry:
         return trivial(n)
     rot = np.asarray(ds.rotations, dtype=int)
     images = np.einsum("kij,nj->kni", rot, pos) + np.asarray(ds.translations)[:, None, :]
-    diff = images[:, :, None, :] - pos[None, None, :, :]  # (G, n, n, 3)
-    diff -= np.round(diff)
-    dist = np.abs(diff).max(axis=-1)
+    # Chebyshev distance (G, n, n) of each operated site to each site, modulo lattice vectors,
+    # one coordinate at a time: a max over a trailing axis of 3 is numpy's slowest reduction.
+    dist = np.zeros((len(rot), n, n))
+    for c in range(3):  # coordinates
+        diff = images[:, :, c, None] - pos[None, None, :, c]
+        diff -= np.round(diff)
+        np.maximum(dist, np.abs(diff, out=diff), out=dist)
     perm = dist.argmin(axis=-1)
     ok = np.take_along_axis(dist, perm[..., None], axis=-1)[..., 0] < MATCH_TOL
     same_type = types[perm] == types[None, :]
