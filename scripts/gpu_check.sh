@@ -16,7 +16,8 @@
 # and .gpudata/reference/ (structures.parquet made here; the structures stage runs on the
 # machine instead when one is absent).
 #
-# Environment: OUT, TOTAL (s, default 470), REFERENCE (0|1), REF_BUDGET (s, 240), EPOCHS (auto:
+# Environment: OUT, TOTAL (s, default 470), REFERENCE (0|1), REF_BUDGET (s, 240), REF_BESIDE
+# (1: the reference runs beside the paper parts after the bench, not after them), EPOCHS (auto:
 # as many as fit, the same for every model), PER_CLASS (200: as the carried structures),
 # BASELINE (resnet|vgg), PY (python3), WORK (scratch, /tmp/gpu_check), WHEELS (.whl), SITE
 # (/tmp/site), GPU_CHECK_TINY (1: 72 x 3 crystals, 64 px, 1 epoch, the CPU; GPUDATA_TINY: a
@@ -33,6 +34,7 @@ export TINY=${GPU_CHECK_TINY:-0}
 export REFERENCE=${REFERENCE:-0}
 export TOTAL=${TOTAL:-470}
 export REF_BUDGET=${REF_BUDGET:-240}
+export REF_BESIDE=${REF_BESIDE:-0}
 export EPOCHS=${EPOCHS:-auto}
 export PER_CLASS=${PER_CLASS:-200}
 export BASELINE=${BASELINE:-resnet}
@@ -242,7 +244,7 @@ main() {
   cp "$0" "$SELF"
   # the main parts' deadline; the reference (last) gets what is left of TOTAL
   DEADLINE=$TOTAL
-  [[ $REFERENCE == 1 ]] && DEADLINE=$((TOTAL - REF_BUDGET))
+  [[ $REFERENCE == 1 && $REF_BESIDE != 1 ]] && DEADLINE=$((TOTAL - REF_BUDGET))
   log "gpu_check: tiny=$TINY reference=$REFERENCE total=${TOTAL}s main deadline=${DEADLINE}s" \
     "models=[$MODELS] per_class=$PER_CLASS epochs=$EPOCHS cores=$NPROC git=$(git rev-parse --short HEAD 2>/dev/null)"
   if compgen -G "$WHEELS/*.whl" >/dev/null; then
@@ -256,6 +258,13 @@ main() {
   fi
   run_part setup 60
   run_part bench 150 # on a quiet machine: nothing else runs beside it
+  local ref_pid=
+  if [[ $REFERENCE == 1 && $REF_BESIDE == 1 ]]; then
+    # the reference beside the paper parts: its data stages share the cores, its small
+    # network the GPU (give the paper models a fixed EPOCHS then)
+    run_part reference $(($(left) - 10)) &
+    ref_pid=$!
+  fi
   # the tests (GPU, one core) beside the data stages (CPU, every core)
   run_part tests 150 &
   local tests_pid=$!
@@ -280,7 +289,9 @@ main() {
   else
     log "no split: training skipped"
   fi
-  if [[ $REFERENCE == 1 ]]; then
+  if [[ -n $ref_pid ]]; then
+    wait "$ref_pid"
+  elif [[ $REFERENCE == 1 ]]; then
     DEADLINE=$TOTAL
     run_part reference $(($(left) - 10))
   fi

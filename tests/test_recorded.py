@@ -20,7 +20,7 @@ from xtalsym.patterns.canonical import canonical_maps
 from xtalsym.patterns.simulate import Settings, excited
 from xtalsym.predict import Classifier, predict_patterns
 from xtalsym.predict.batch import folder_sets, predict_sets
-from xtalsym.spots import find_spots, render_spots, rotation_map, subtract_background
+from xtalsym.spots import find_spots, rotation_map, subtract_background
 from xtalsym.structures import standardise
 
 from .helpers.toys import make_bundle
@@ -67,7 +67,9 @@ def _record(uv, inten, angle, mirror, *, size=512, halo=0.1, width=0.2, seed=0):
     rows, cols = c - uv[:, 1] / RECORDED_SCALE, c + uv[:, 0] / RECORDED_SCALE
     for r, q, n in zip(rows, cols, counts, strict=True):  # test data, a few dozen spots
         img += n / (2 * np.pi * sig**2) * np.exp(-((yy - r) ** 2 + (xx - q) ** 2) / (2 * sig**2))
-    img += 30 * dose / (2 * np.pi * sig**2) * np.exp(-((yy - c) ** 2 + (xx - c) ** 2) / (2 * sig**2))
+    img += (
+        30 * dose / (2 * np.pi * sig**2) * np.exp(-((yy - c) ** 2 + (xx - c) ** 2) / (2 * sig**2))
+    )
     g = np.hypot(yy - c, xx - c) * RECORDED_SCALE
     h = np.exp(-g / width)
     img += halo * dose * h / h.sum()

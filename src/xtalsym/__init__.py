@@ -10,10 +10,10 @@ __version__ = "0.1.0"
 
 def predict_patterns(arrays, scale=None, model=None, **options):  # noqa: ANN001, ANN201
     """Classify one to three recorded patterns (arrays (H, W), ``scale`` Å⁻¹ per pixel) with
-    ``model`` (a bundle folder; default the committed reference model): the record of
+    ``model`` (a bundle folder; default the committed recorded-pattern model): the record of
     :func:`xtalsym.predict.predict_patterns`."""
     # imported here so that `import xtalsym` stays light (no torch, no pymatgen)
     from .cli.common import model_or_reference
     from .predict import predict_patterns as _predict
 
-    return _predict(arrays, model_or_reference(model), scale=scale, **options)
+    return _predict(arrays, model_or_reference(model, recorded=True), scale=scale, **options)

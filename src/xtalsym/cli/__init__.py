@@ -19,6 +19,7 @@ import sys
 
 from ..config import ConfigError
 from .common import (
+    RECORDED_MODEL,
     REFERENCE_MODEL,
     HelpFormatter,
     load_config,
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = [
+    "RECORDED_MODEL",
     "REFERENCE_MODEL",
     "STAGE_COMMANDS",
     "HelpFormatter",

@@ -92,18 +92,23 @@ positive_type = number_type(float, 0.0, open_lo=True)
 
 #: The committed reference model (config/reference.yaml), used when --model is not given.
 REFERENCE_MODEL = Path(__file__).resolve().parents[3] / "models" / "reference"
+#: The model for recorded patterns (any angle and zone axes, one to three of them).
+RECORDED_MODEL = REFERENCE_MODEL.parent / "recorded"
 
 
-def model_or_reference(model: str | None) -> str:
-    """``model``, or the committed reference bundle when None (a clear error if absent)."""
+def model_or_reference(model: str | None, recorded: bool = False) -> str:
+    """``model``, or a committed bundle when None: the recorded-pattern model for recorded
+    pattern images (``recorded``), else the reference model (a clear error if absent)."""
     if model is not None:
         return model
-    if not (REFERENCE_MODEL / "model_card.json").is_file():
+    found = RECORDED_MODEL if recorded else REFERENCE_MODEL
+    config = "config/recorded.yaml" if recorded else "config/reference.yaml"
+    if not (found / "model_card.json").is_file():
         raise ValueError(
-            f"no --model given and no reference model at {REFERENCE_MODEL} (a source checkout "
-            "ships it; otherwise train one: snakemake --configfile config/reference.yaml)"
+            f"no --model given and no committed model at {found} (a source checkout ships it; "
+            f"otherwise train one: snakemake --configfile {config})"
         )
-    return str(REFERENCE_MODEL)
+    return str(found)
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:

@@ -204,15 +204,17 @@ def run_predict(args: argparse.Namespace) -> int:
         "mask": args.mask,
         "save_inputs": args.save_inputs,
     }
+    # recorded patterns (a calibration given) default to the recorded-pattern model
+    model = model_or_reference(args.model, recorded=options["calibration"] is not None)
     if args.images:
         if args.inputs:
             raise ValueError("give either --images or input files, not both")
-        return run_batch(args, Classifier(model_or_reference(args.model), **options))
+        return run_batch(args, Classifier(model, **options))
     if not args.inputs:
         raise ValueError("give structure files, pattern images, or --images MANIFEST|DIR")
     if args.output or args.resume:
         raise ValueError("--output and --resume go with --images")
-    records = predict_files(args.inputs, model_or_reference(args.model), **options)
+    records = predict_files(args.inputs, model, **options)
     failed = [r for r in records if r["status"] != "ok"]
     if args.json:
         print(json.dumps(records, indent=2))
