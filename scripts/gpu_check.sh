@@ -17,7 +17,8 @@
 # machine instead when one is absent).
 #
 # Environment: OUT, TOTAL (s, default 470), REFERENCE (0|1), REF_BUDGET (s, 240), REF_BESIDE
-# (1: the reference runs beside the paper parts after the bench, not after them), EPOCHS (auto:
+# (1: the reference runs beside the paper parts after the bench, not after them), REF_CONFIG
+# (config/recorded.yaml: the model that part builds), REF_SET (JSON overrides), EPOCHS (auto:
 # as many as fit, the same for every model), PER_CLASS (200: as the carried structures),
 # BASELINE (resnet|vgg), PY (python3), WORK (scratch, /tmp/gpu_check), WHEELS (.whl), SITE
 # (/tmp/site), GPU_CHECK_TINY (1: 72 x 3 crystals, 64 px, 1 epoch, the CPU; GPUDATA_TINY: a
@@ -35,6 +36,8 @@ export REFERENCE=${REFERENCE:-0}
 export TOTAL=${TOTAL:-470}
 export REF_BUDGET=${REF_BUDGET:-240}
 export REF_BESIDE=${REF_BESIDE:-0}
+export REF_CONFIG=${REF_CONFIG:-config/recorded.yaml}
+export REF_SET=${REF_SET:-'{}'}
 export EPOCHS=${EPOCHS:-auto}
 export PER_CLASS=${PER_CLASS:-200}
 export BASELINE=${BASELINE:-resnet}
@@ -153,13 +156,14 @@ part_train() { # part_train MODEL: train on the GPU, then evaluate on the test s
     --split "$d/split/split.csv" --out "$d/evaluate/$m"
 }
 
-part_reference() { # config.yaml + config/reference.yaml: data, the set MSDN, test and real check
+part_reference() { # config.yaml + $REF_CONFIG (+ $REF_SET): data, the set MSDN, test and real
   set -e
   local d=$WORK/reference c=$WORK/reference/config.yaml m=msdn_set
   local over='{"evaluate": {"robustness": {"enabled": false}}}'
   [[ $TINY == 1 ]] && over='{"structures": {"synthetic": {"per_class": 10}}, "train": {"epochs": 1},
     "evaluate": {"robustness": {"enabled": false}}}'
-  "$PY" scripts/gpu_config.py "$c" config.yaml config/reference.yaml --set "$over" \
+  mkdir -p "$d"
+  "$PY" scripts/gpu_config.py "$c" config.yaml "$REF_CONFIG" --set "$over" --set "$REF_SET" \
     --set "$RUNTIME_SET"
   structures_into "$d/structures" "$c" "$GPUDATA/reference/structures.parquet"
   local s=$d/structures/structures.parquet p=$d/patterns/patterns.h5 i=$d/shaping/shaped.h5

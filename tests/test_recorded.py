@@ -108,7 +108,7 @@ def test_background_is_removed_every_spot_kept_and_none_found_in_pure_background
 
 def test_a_recorded_pattern_is_redrawn_as_the_simulator_draws_it_in_its_canonical_frame():
     s = _perovskite()
-    params = _params()
+    params = _params(rotation="canonical")
     card = {"patterns": params}
     clean = PatternCalculator(params).get_patterns(s, [None])[0]
     for k, (angle, mirror) in enumerate([(37.0, True), (200.0, False), (-71.0, True)]):
