@@ -164,6 +164,21 @@ def test_cli_predict(bundles, nacl, tmp_path, capsys):
     assert "junk.poscar" in capsys.readouterr().err
 
 
+def test_many_structure_files_written_row_by_row_and_resumed(bundles, nacl, tmp_path, capsys):
+    bad = tmp_path / "junk.cif"
+    bad.write_text("data_x\nnonsense\n")
+    out = tmp_path / "rows.csv"
+    args = ["predict", str(nacl["cif"]), str(bad), "--model", str(bundles["msdn"]), "--tta", "0"]
+    assert main([*args, "--output", str(out)]) == 3  # one classified, one refused
+    rows = out.read_text().splitlines()
+    assert len(rows) == 3 and "junk.cif" in rows[2] and ",error," in rows[2]
+    assert rows[1].startswith(str(nacl["cif"])) and ",ok," in rows[1]
+    # resume: the finished rows stay, nothing is redone
+    assert main([*args, "--output", str(out), "--resume"]) == 0
+    assert out.read_text().splitlines() == rows
+    capsys.readouterr()
+
+
 @pytest.fixture(scope="module")
 def structure_dir(tmp_path_factory, nacl):
     d = tmp_path_factory.mktemp("user_structures")

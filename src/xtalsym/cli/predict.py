@@ -43,7 +43,8 @@ so is an image over 8192 px a side, from its header before anything is decoded.
 Many crystals: --images MANIFEST.csv (columns name, image_1, image_2, image_3, scale; the
 last three may be empty) or --images DIR (files <name>_1, _2, _3 or <name>_x, _y, _z): one
 row per crystal, appended to --output CSV as it is made (a bad row is reported with its
-reason and the others go on); --resume skips the names already in --output.
+reason and the others go on); --resume skips the names already in --output. Several structure
+files with --output are written the same way, a row per file.
 
 Simulated patterns in the model's own format (no calibration; three files, along the model
 card's beams in their order; a _x/_y/_z name suffix is checked as the first, second and
@@ -90,11 +91,12 @@ def add_predict_command(command: Callable[..., argparse.ArgumentParser]) -> None
     )  # fmt: skip
     p.add_argument(
         "--output", metavar="CSV",
-        help="with --images: append each crystal's row to this CSV as it is made",
+        help="with --images or several structure files: append each row to this CSV as it is "
+        "made (an interruption keeps every finished row)",
     )  # fmt: skip
     p.add_argument(
         "--resume", action="store_true",
-        help="with --images and --output: skip the crystals already in --output",
+        help="with --output: skip the inputs already in it",
     )  # fmt: skip
     p.add_argument(
         "--rotations", type=number_type(int, 1, 360), default=ROTATIONS, metavar="N",
@@ -191,6 +193,7 @@ def run_predict(args: argparse.Namespace) -> int:
     """``xtalsym predict``: records as text, a table (several inputs) or JSON; exit status 0
     all classified, 1 none, 3 some failed."""
     from ..predict import Classifier, format_record, format_table, predict_files
+    from ..predict.batch import pattern_sets
 
     options = {
         "shaped": args.shaped,
@@ -209,11 +212,14 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.images:
         if args.inputs:
             raise ValueError("give either --images or input files, not both")
-        return run_batch(args, Classifier(model, **options))
+        return run_batch(args, Classifier(model, **options), pattern_sets(args.images))
     if not args.inputs:
         raise ValueError("give structure files, pattern images, or --images MANIFEST|DIR")
-    if args.output or args.resume:
-        raise ValueError("--output and --resume go with --images")
+    if args.output:  # many structure files: a row each, written as made
+        sets = [{"name": p, "images": [p], "scale": None} for p in args.inputs]
+        return run_batch(args, Classifier(model, **options), sets)
+    if args.resume:
+        raise ValueError("--resume goes with --output")
     records = predict_files(args.inputs, model, **options)
     failed = [r for r in records if r["status"] != "ok"]
     if args.json:
@@ -229,18 +235,18 @@ def run_predict(args: argparse.Namespace) -> int:
     return 1 if len(failed) == len(records) else 3
 
 
-def run_batch(args: argparse.Namespace, clf: object) -> int:
-    """``predict --images``: one CSV row per crystal (stdout, or appended to --output as
-    made), progress on stderr; exit status as :func:`run_predict`."""
+def run_batch(args: argparse.Namespace, clf: object, sets: list[dict]) -> int:
+    """Many inputs (``--images``, or structure files with ``--output``): one CSV row each
+    (stdout, or appended to --output as made), progress on stderr; exit status as
+    :func:`run_predict`."""
     import csv
 
     from tqdm import tqdm
 
-    from ..predict.batch import OUTPUT_COLUMNS, pattern_sets, predict_sets
+    from ..predict.batch import OUTPUT_COLUMNS, predict_sets
 
     if args.resume and not args.output:
         raise ValueError("--resume needs --output")
-    sets = pattern_sets(args.images)
     out = None if args.output else csv.DictWriter(sys.stdout, fieldnames=OUTPUT_COLUMNS)
     if out is not None:
         out.writeheader()
