@@ -190,31 +190,18 @@ def experimental_patterns(
     paths: Sequence[str | os.PathLike],
     card: dict[str, Any],
     *,
-    scale: float | None = None,
-    camera_length_mm: float | None = None,
-    wavelength_a: float | None = None,
-    pixel_mm: float | None = None,
-    intensity: str = "linear",
-    centre: tuple[float, float] | None = None,
     mask: str | os.PathLike | None = None,
-    rotations: int = 1,
+    **options: Any,
 ) -> np.ndarray:
-    """uint8 (R, n, size, size): the n (1-3) recorded patterns of one crystal redrawn on the
-    model card's grid (:func:`pattern_spots`, :func:`xtalsym.spots.render_spots`), once per
-    row of :func:`frame_maps` (the card's ``patterns.rotation``). ``mask``: an image file,
-    non-zero at pixels to ignore, the size of the patterns.
-
-    Calibration: ``scale`` (Å⁻¹ per image pixel) or camera length (mm), wavelength (Å) and
-    detector pixel size (mm). ValueError naming the file and the reason for every image it
-    cannot use (unreadable, blank, saturated, no central beam, no spot).
-    """
+    """:func:`recorded_patterns` of image files: ``mask`` an image file, non-zero at pixels to
+    ignore, the size of the patterns; ``options`` those of :func:`recorded_patterns`
+    (calibration, intensity, centre, rotations). ValueError naming the file and the reason
+    for every image it cannot use (unreadable, blank, saturated, no central beam, no spot)."""
     arrays = [read_detector_image(p) for p in paths]
     mask_arr = None if mask is None else read_detector_image(mask)[0] != 0
     return recorded_patterns([a for a, _ in arrays], card, names=[str(p) for p in paths],
-                             full_scales=[f for _, f in arrays], scale=scale,
-                             camera_length_mm=camera_length_mm, wavelength_a=wavelength_a,
-                             pixel_mm=pixel_mm, intensity=intensity, centre=centre,
-                             mask=mask_arr, rotations=rotations)  # fmt: skip
+                             full_scales=[f for _, f in arrays], mask=mask_arr,
+                             **options)  # fmt: skip
 
 
 def recorded_patterns(
@@ -232,8 +219,15 @@ def recorded_patterns(
     mask: np.ndarray | None = None,
     rotations: int = 1,
 ) -> np.ndarray:
-    """:func:`experimental_patterns` of arrays (H, W) already in memory (a HyperSpy / pyxem
-    signal's data): ``names`` for messages, ``full_scales`` for the saturation check."""
+    """uint8 (R, n, size, size): the n (1-3) recorded patterns (H, W) of one crystal (e.g. a
+    HyperSpy / pyxem signal's data) redrawn on the model card's grid (:func:`pattern_spots`,
+    :func:`xtalsym.spots.render_spots`), once per row of :func:`frame_maps` (the card's
+    ``patterns.rotation``); ``names`` for messages, ``full_scales`` for the saturation check,
+    ``mask`` True at pixels to ignore.
+
+    Calibration: ``scale`` (Å⁻¹ per image pixel) or camera length (mm), wavelength (Å) and
+    detector pixel size (mm). ValueError naming the image and the reason for every one it
+    cannot use."""
     if not 1 <= len(images) <= 3:
         raise ValueError(f"one to three pattern images expected, got {len(images)}")
     if scale is None:
