@@ -92,13 +92,13 @@ def find_direct_beam(img: np.ndarray, name: str = "image") -> tuple[float, float
     if peak - bg < MIN_BEAM_SNR * noise:
         raise ValueError(
             f"{name}: no direct beam (brightest blob {peak - bg:.3g} above the median, "
-            f"noise {noise:.3g})"
+            f"noise {noise:.3g}); if it is hidden or faint, give --centre ROW,COL"
         )
     dist = np.hypot((r0 - (h - 1) / 2) / h, (c0 - (w - 1) / 2) / w)
     if dist > 0.25:
         raise ValueError(
             f"{name}: no central beam (brightest blob at row {r0}, column {c0}, outside the "
-            "central half of the image)"
+            "central half of the image); give the beam's pixel with --centre ROW,COL"
         )
     rad = int(np.ceil(4 * sigma)) + 3
     r_lo, r_hi = max(0, r0 - rad), min(h, r0 + rad + 1)
