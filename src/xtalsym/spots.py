@@ -51,7 +51,7 @@ def subtract_background(
     img: np.ndarray, radius: float, mask: np.ndarray | None = None
 ) -> np.ndarray:
     """float64 image minus its background: a white top-hat of half-width ``radius`` px, so
-    every structure wider than the disk (halo, offset, gradients) goes. Masked pixels
+    every structure wider than the window (halo, offset, gradients) goes. Masked pixels
     (``mask`` True) are first set to the median of the unmasked ones and come out 0."""
     from scipy import ndimage
 

@@ -33,8 +33,11 @@ TIFF, or a 32-bit / float TIFF (negative values of a dark-subtracted frame are f
 inf are refused), any size up to 8192 px a side, the direct beam anywhere in the central
 half (or --centre ROW,COL). The diffuse background is removed (a top-hat wider than a spot),
 the Bragg spots are found (5 sigma above the noise of their ring, sub-pixel), and redrawn
-with the simulator's spot model on the model's grid ({scale} Å^-1/px by default); the answer
-is the mean over --rotations in-plane rotations and mirrors. A beam stop or dead pixels:
+with the simulator's spot model on the model's grid ({scale} Å^-1/px by default), in each
+candidate canonical frame of its own spots (the frame the model was trained in: its card's
+patterns.rotation canonical), and the answer is the mean over them (a model trained on random
+angles: over --rotations turns and mirrors). Without --model these go to the committed
+recorded-pattern model (models/recorded). A beam stop or dead pixels:
 --mask FILE (an image of the same size, non-zero where pixels are to be ignored).
 --save-inputs DIR writes the redrawn patterns, what the model saw. A multi-page TIFF or an
 animation is refused by name (no page is guessed: save the one pattern as its own image), and
@@ -100,8 +103,10 @@ def add_predict_command(command: Callable[..., argparse.ArgumentParser]) -> None
     )  # fmt: skip
     p.add_argument(
         "--rotations", type=number_type(int, 1, 360), default=ROTATIONS, metavar="N",
-        help=f"recorded patterns: average over N in-plane rotations, every other mirrored "
-        f"(default {ROTATIONS}; 1: the patterns as given)",
+        help=f"recorded patterns, for a model trained on random angles (patterns.rotation "
+        f"random): average over N in-plane rotations, every other mirrored (default "
+        f"{ROTATIONS}; 1: as given); a canonical-frame model uses each pattern's candidate "
+        f"frames instead",
     )  # fmt: skip
     p.add_argument(
         "--centre", type=centre_type, metavar="ROW,COL",
