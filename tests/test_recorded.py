@@ -259,3 +259,20 @@ def test_patterns_as_arrays_give_the_files_answer(tmp_path, set_bundle):
     rec_file = Classifier(set_bundle, calibration={"scale": RECORDED_SCALE}).record([path])
     assert rec["top_k"] == rec_file["top_k"]
     assert rec["decision"]["answer"]["level"] in {h["level"] for h in rec["hierarchy"]}
+
+
+def test_views_of_the_set_model_leave_patterns_out():
+    from xtalsym.evaluate.views import view_logits
+
+    torch.manual_seed(1)
+    m = build_model("msdn_set", 5, growth=4, blocks=[1, 1], stem=8, input_size=32).eval()
+    card = {"arch": "msdn_set", "classes": [1, 2, 3, 4, 5], "input_mode": "shaped",
+            "input_size": 32, "name": "toy"}  # fmt: skip
+    u = torch.randint(1, 255, (2, 3, 2, 32, 32), dtype=torch.uint8)
+    views = view_logits(m, card, u)
+    alone = torch.zeros_like(u)
+    alone[:, 1] = u[:, 1]  # the second pattern only: what a user with one pattern has
+    want = m(compose_inputs(alone, "msdn_set")).detach().numpy()
+    np.testing.assert_allclose(views[(1,)], want, atol=1e-5)
+    np.testing.assert_allclose(views[(0, 1, 2)], m(compose_inputs(u, "msdn_set")).detach().numpy(),
+                               atol=1e-5)  # fmt: skip
