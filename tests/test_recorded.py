@@ -276,3 +276,28 @@ def test_views_of_the_set_model_leave_patterns_out():
     np.testing.assert_allclose(views[(1,)], want, atol=1e-5)
     np.testing.assert_allclose(views[(0, 1, 2)], m(compose_inputs(u, "msdn_set")).detach().numpy(),
                                atol=1e-5)  # fmt: skip
+
+
+def test_a_mask_hides_what_lies_under_it_through_files_and_arrays(tmp_path, set_bundle):
+    from xtalsym.experimental import pattern_spots
+
+    uv, inten = _zone(_perovskite(), 0)
+    img, *_ = _record(uv, inten, 0.0, False)
+    hot = img.copy()
+    hot[60:64, 400:404] = 60000  # a hot patch far from every spot
+    stop = np.zeros(img.shape, np.uint8)
+    stop[55:70, 395:410] = 255
+    # the patch's centre, row 61.5 and column 401.5, as uv (Å⁻¹) from the beam at (256, 256)
+    patch = np.array([401.5 - 256, 256 - 61.5]) * RECORDED_SCALE
+
+    def near_patch(spots) -> bool:
+        return bool((np.linalg.norm(spots.uv - patch, axis=1) < 10 * RECORDED_SCALE).any())
+
+    assert near_patch(pattern_spots(hot.astype(float), RECORDED_SCALE))
+    assert not near_patch(pattern_spots(hot.astype(float), RECORDED_SCALE, mask=stop > 0))
+    path, mask = _save16(tmp_path / "hot_1.png", hot), tmp_path / "stop.png"
+    Image.fromarray(stop).save(mask)
+    clf = Classifier(set_bundle, calibration={"scale": RECORDED_SCALE}, mask=mask)
+    from_file = clf.record([path])
+    from_arrays = predict_patterns([hot], set_bundle, scale=RECORDED_SCALE, mask=mask)
+    assert from_file["top_k"] == from_arrays["top_k"]

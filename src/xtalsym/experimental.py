@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .imageread import MIN_SIZE, read_image
 from .patterns.canonical import canonical_maps
 from .spots import SNR, Spots, find_spots, render_spots, rotation_map, subtract_background
 
@@ -58,8 +59,6 @@ def read_detector_image(path: str | os.PathLike) -> tuple[np.ndarray, float | No
     ValueError naming the file for every refusal of :func:`xtalsym.imageread.read_image`
     (missing, not an image, truncated, over 8192 px a side, several pages, NaN or inf).
     """
-    from .imageread import read_image
-
     img = read_image(path)
     return img.values.astype(np.float64), img.full_scale
 
@@ -186,22 +185,21 @@ def _beam_radius(img: np.ndarray, centre: tuple[float, float]) -> float:
     return max(4.0, 2.0 * width + 3)
 
 
+def read_mask(path: str | os.PathLike | None) -> np.ndarray | None:
+    """bool (H, W) of a mask image file, True where it is non-zero (pixels to ignore); None
+    for None."""
+    return None if path is None else read_detector_image(path)[0] != 0
+
+
 def experimental_patterns(
-    paths: Sequence[str | os.PathLike],
-    card: dict[str, Any],
-    *,
-    mask: str | os.PathLike | None = None,
-    **options: Any,
+    paths: Sequence[str | os.PathLike], card: dict[str, Any], **options: Any
 ) -> np.ndarray:
-    """:func:`recorded_patterns` of image files: ``mask`` an image file, non-zero at pixels to
-    ignore, the size of the patterns; ``options`` those of :func:`recorded_patterns`
-    (calibration, intensity, centre, rotations). ValueError naming the file and the reason
-    for every image it cannot use (unreadable, blank, saturated, no central beam, no spot)."""
+    """:func:`recorded_patterns` of image files (``options`` its own: calibration, intensity,
+    centre, mask, rotations). ValueError naming the file and the reason for every image it
+    cannot use (unreadable, blank, saturated, no central beam, no spot)."""
     arrays = [read_detector_image(p) for p in paths]
-    mask_arr = None if mask is None else read_detector_image(mask)[0] != 0
     return recorded_patterns([a for a, _ in arrays], card, names=[str(p) for p in paths],
-                             full_scales=[f for _, f in arrays], mask=mask_arr,
-                             **options)  # fmt: skip
+                             full_scales=[f for _, f in arrays], **options)  # fmt: skip
 
 
 def recorded_patterns(
@@ -247,8 +245,11 @@ def recorded_patterns(
     found = []
     for img, full, name in zip(images, full_scales, names, strict=True):
         img = np.asarray(img, dtype=np.float64)
-        if img.ndim != 2 or min(img.shape) < 16:
-            raise ValueError(f"{name}: expected a 2D image of at least 16 x 16 px, got {img.shape}")
+        if img.ndim != 2 or min(img.shape) < MIN_SIZE:
+            raise ValueError(
+                f"{name}: expected a 2D image of at least {MIN_SIZE} x {MIN_SIZE} px, got "
+                f"{img.shape}"
+            )
         if not np.isfinite(img).all():
             raise ValueError(f"{name}: non-finite pixel values")
         check_image(img, full, name)
@@ -267,6 +268,7 @@ __all__ = [
     "experimental_patterns",
     "find_direct_beam",
     "read_detector_image",
+    "read_mask",
     "pattern_spots",
     "recorded_patterns",
     "scale_from_camera",

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..experimental import experimental_patterns
+from ..experimental import experimental_patterns, read_mask, recorded_patterns
 from ..inference import Bundle, mode_of, prepare_structure, resolve_tta
 from ..spacegroups import crystal_system
 from .inputs import image_inputs, is_image, pattern_set_inputs, save_inputs
@@ -108,7 +108,8 @@ class Classifier:
         self.calibration = dict(calibration or {})
         if int(rotations) < 1:
             raise ValueError(f"rotations must be at least 1, got {rotations}")
-        self.recorded = {"rotations": int(rotations), "centre": centre, "mask": mask}
+        # the mask is read once for every pattern set of the call
+        self.recorded = {"rotations": int(rotations), "centre": centre, "mask": read_mask(mask)}
         self.save_inputs = None if save_inputs is None else Path(save_inputs)
         self.model_info = model_summary(self.card, model_dir)
 
@@ -169,16 +170,8 @@ class Classifier:
     ) -> dict[str, Any]:
         """The record of one to three recorded patterns given as arrays (H, W) (e.g. a
         HyperSpy / pyxem signal's data), ``calibration`` as for files (``scale``, ...)."""
-        from ..experimental import recorded_patterns
-
-        opts = {**self.recorded, "mask": None}
-        mask = self.recorded["mask"]
-        if mask is not None:
-            from ..experimental import read_detector_image
-
-            opts["mask"] = read_detector_image(mask)[0] != 0
         names = [f"{name}[{k}]" for k in range(len(arrays))]
-        pats = recorded_patterns(arrays, self.card, names=names, **calibration, **opts)
+        pats = recorded_patterns(arrays, self.card, names=names, **calibration, **self.recorded)
         rec = self.base(name, "pattern arrays")
         rec["n_patterns"] = len(arrays)
         return self._answer(rec, self.probabilities(pattern_set_inputs(pats, self.card)))
@@ -253,10 +246,10 @@ def predict(
 def predict_files(
     inputs: Sequence[str | os.PathLike], model_dir: str | os.PathLike, **options: Any
 ) -> list[dict[str, Any]]:
-    """One record per input: three images (all of ``inputs`` image files) are one input, else
-    every path is a structure file (one to three images: the patterns of one crystal). A bad file gets a record with ``status`` "error" and the
-    reason in ``error``; the others are still classified. A bad model raises ValueError.
-    ``options``: those of :class:`Classifier`."""
+    """One record per input: one to three image files (all of ``inputs``) are the patterns of
+    one crystal, else every path is a structure file. A bad file gets a record with ``status``
+    "error" and the reason in ``error``; the others are still classified. A bad model raises
+    ValueError. ``options``: those of :class:`Classifier`."""
     clf = Classifier(model_dir, **options)
     paths = [Path(p) for p in inputs]
     groups = [paths] if is_pattern_set(paths) else [[p] for p in paths]
