@@ -186,15 +186,19 @@ class MSDN(_DenseNetClassifier):
             nn.Linear(self.backbone.out_features, n_classes) for _ in range(self.n_streams)
         )
 
-    def stream_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Each stream's head output, (B, 3, n_classes); :meth:`forward` is their sum."""
+    def stream_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The shared backbone's features of each stream, (B, 3, F), streams aligned first
+        when ``align_streams``."""
         check_input(x, 5, (self.n_streams, 3), self.input_size)
         if self.align_streams:
             a = torch.arange(self.n_streams, device=x.device)
             x = x[:, a[:, None], (a[:, None] + a) % 3]
-        b = x.shape[0]
         # All streams through the shared backbone in one batch of 3B images.
-        feats = self.backbone(x.flatten(0, 1)).view(b, self.n_streams, -1)
+        return self.backbone(x.flatten(0, 1)).view(x.shape[0], self.n_streams, -1)
+
+    def stream_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Each stream's head output, (B, 3, n_classes); :meth:`forward` is their sum."""
+        feats = self.stream_features(x)
         feats = self.dropout(feats)
         return torch.stack([head(feats[:, i]) for i, head in enumerate(self.heads)], 1)
 
@@ -240,13 +244,10 @@ class MSDNSet(MSDN):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, 5, (self.n_streams, 3), self.input_size)
-        a = torch.arange(self.n_streams, device=x.device)
-        x = x[:, a[:, None], (a[:, None] + a) % 3]
-        b = x.shape[0]
-        mask = self.present(x)
+        mask = self.present(x)  # channel order does not matter for "all zero"
         if not bool(mask.any(1).all()):
             raise ValueError("every crystal needs at least one pattern (a non-zero image)")
-        feats = self.backbone(x.flatten(0, 1)).view(b, self.n_streams, -1)
+        feats = self.stream_features(x)
         m = mask[:, :, None].to(feats.dtype)
         mean = (feats * m).sum(1) / m.sum(1)
         peak = feats.masked_fill(~mask[:, :, None], float("-inf")).amax(1)

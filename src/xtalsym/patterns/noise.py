@@ -33,9 +33,9 @@ named otherwise:
   allowed ones on the same pattern (glide and screw absences, never centring absences) get up
   to this fraction of the mean allowed intensity.
 
-Beyond noise, a variant is imaged along its own zone axes (``patterns.beams: drawn``) turned by
-a random in-plane angle and mirrored with probability 1/2 (``patterns.rotation``): the streams
-``axes`` and ``rotation``.
+Beyond noise, a variant is imaged along its own zone axes (``patterns.beams: drawn``, stream
+``axes``) and, with ``patterns.rotation: random``, turned by a random in-plane angle and mirrored
+with probability 1/2 (with ``canonical``, the stream ``rotation`` picks one candidate frame).
 
 ``background`` and ``dose`` (like ``patterns.thickness`` and ``patterns.debye_waller``) take a
 number or a range [lo, hi]: a range is drawn uniformly per variant from the ``imaging`` stream.
